@@ -1,0 +1,66 @@
+"""course.yaml is checked, and a malformed one names the file, the field and the problem."""
+
+import pytest
+
+from vllm_course.manifest import ManifestError, course, load
+
+GOOD = """
+title: T
+vllm_version: "0.32.0"
+default_model: facebook/opt-125m
+lessons:
+  - id: lesson01
+    title: Basic
+    folder: lessons/01-basic
+    exercise_file: basic.py
+    exercises:
+      - {function: f, points: 2, hint: h, section: S}
+"""
+
+
+def write(tmp_path, text):
+    p = tmp_path / "course.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_repository_manifest_loads():
+    c = course()
+    assert c.vllm_version == "0.32.0" and c.default_model == "facebook/opt-125m"
+
+
+def test_good_manifest(tmp_path):
+    c = load(write(tmp_path, GOOD))
+    lesson = c.lesson("lesson01")
+    assert lesson.max_points == 2 and lesson.exercise("f").hint == "h"
+
+
+@pytest.mark.parametrize("change,field,expected", [
+    (("points: 2", "points: two"), "lessons[0].exercises[0].points", "must be int"),
+    (("points: 2", "points: 0"), "lessons[0].exercises[0].points", "positive"),
+    (("hint: h, ", ""), "lessons[0].exercises[0].hint", "is missing"),
+    (("id: lesson01", "id: one"), "lessons[0].id", "lesson01"),
+    (("vllm_version: \"0.32.0\"", "vllm_version: 0.32"), "course.vllm_version", "must be str"),
+    (("function: f", "function: 1f"), "lessons[0].exercises[0].function", "Python name"),
+])
+def test_malformed_fields_are_named(tmp_path, change, field, expected):
+    p = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ManifestError) as e:
+        load(p)
+    assert str(p) in str(e.value) and field in str(e.value) and expected in str(e.value)
+
+
+def test_invalid_yaml(tmp_path):
+    p = write(tmp_path, "title: [unclosed")
+    with pytest.raises(ManifestError, match="not valid YAML"):
+        load(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ManifestError, match="cannot read"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_unknown_lesson(tmp_path):
+    with pytest.raises(ManifestError, match="no lesson 'lesson09'"):
+        load(write(tmp_path, GOOD)).lesson("lesson09")

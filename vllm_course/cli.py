@@ -1,0 +1,94 @@
+"""`course`: the kit's command line. Subcommands are added as lessons need them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from vllm_course.model_resolution import ModelResolutionError, resolve
+
+    try:
+        chosen = resolve(progress=lambda line: print(line, file=sys.stderr))
+    except ModelResolutionError as e:
+        print(f"course model: {e}", file=sys.stderr)
+        return 1
+    print(f"model:  {chosen.name}")
+    print(f"path:   {chosen.model}")
+    print(f"source: {chosen.source} ({chosen.reason})")
+    if chosen.source == "offline":
+        print("To use the real model: hf download facebook/opt-125m")
+    return 0
+
+
+def _cmd_model_build(args: argparse.Namespace) -> int:
+    from vllm_course import offline_model
+
+    if args.force:
+        path = offline_model.build(args.recipe)
+    else:
+        path = offline_model.ensure_built(args.recipe)
+    print(path)
+    return 0
+
+
+def _cmd_stubs(args: argparse.Namespace) -> int:
+    from vllm_course.manifest import REPO_ROOT, course
+    from vllm_course.stubs import write_stubs
+
+    changed = write_stubs(course())
+    for path in changed:
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    if not changed:
+        print("exercise stubs are up to date")
+    return 0
+
+
+def _cmd_nbgrader_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vllm_course.manifest import ManifestError, course
+    from vllm_course.nbgrader_build import build
+
+    try:
+        written = build(course(), Path(args.out), args.lessons or None)
+    except ManifestError as e:
+        print(f"course nbgrader build: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="The vLLM course kit.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    model = sub.add_parser("model", help="show which model the course uses, and why")
+    model.set_defaults(func=_cmd_model)
+    model_sub = model.add_subparsers(dest="model_command")
+    build = model_sub.add_parser("build", help="build the offline stand-in model")
+    build.add_argument("recipe", nargs="?", default="tiny", choices=["tiny", "opt-125m-shape"])
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.set_defaults(func=_cmd_model_build)
+
+    nbgrader = sub.add_parser("nbgrader", help="nbgrader course for instructors")
+    nb_sub = nbgrader.add_subparsers(dest="nbgrader_command", required=True)
+    nb_build = nb_sub.add_parser("build", help="write an nbgrader course directory")
+    nb_build.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. lesson01 (default: all)")
+    nb_build.add_argument("--out", required=True, metavar="DIR", help="the course directory to write")
+    nb_build.set_defaults(func=_cmd_nbgrader_build)
+
+    stubs = sub.add_parser("stubs", help="regenerate exercises/ from solutions/ (maintainers)")
+    stubs.set_defaults(func=_cmd_stubs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

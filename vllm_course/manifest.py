@@ -1,0 +1,154 @@
+"""course.yaml: the one manifest of the course, loaded and checked.
+
+Everything else (graders, stub generator, nbgrader builder, CLI) reads course
+metadata from here. A malformed file fails with the file, the field, what was
+expected and what was found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_PATH = REPO_ROOT / "course.yaml"
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Exercise:
+    function: str
+    points: int
+    hint: str
+    section: str  # heading of the lesson section that teaches it
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str  # lessonNN: names exercises/lessonNN, solutions/lessonNN, graders/lessonNN
+    title: str
+    folder: str  # lessons/NN-slug
+    exercise_file: str  # file name inside exercises/<id>/ and solutions/<id>/
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def max_points(self) -> int:
+        return sum(e.points for e in self.exercises)
+
+    def exercise(self, function: str) -> Exercise:
+        for e in self.exercises:
+            if e.function == function:
+                return e
+        raise KeyError(f"{self.id} has no exercise {function!r} in course.yaml")
+
+
+@dataclass(frozen=True)
+class Course:
+    title: str
+    vllm_version: str
+    default_model: str
+    lessons: tuple[Lesson, ...]
+    path: Path
+
+    def lesson(self, lesson_id: str) -> Lesson:
+        for lesson in self.lessons:
+            if lesson.id == lesson_id:
+                return lesson
+        known = ", ".join(l.id for l in self.lessons) or "none"
+        raise ManifestError(f"{self.path}: no lesson {lesson_id!r} (lessons: {known})")
+
+
+def _field(data: dict, key: str, kind: type, where: str, path: Path) -> Any:
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: {where} must be a mapping, found {type(data).__name__}")
+    if key not in data:
+        raise ManifestError(f"{path}: {where}.{key} is missing (expected {kind.__name__})")
+    value = data[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ManifestError(
+            f"{path}: {where}.{key} must be {kind.__name__}, "
+            f"found {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse(data: Any, path: Path) -> Course:
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
+    lessons = []
+    seen: set[str] = set()
+    for i, raw in enumerate(_field(data, "lessons", list, "course", path)):
+        where = f"lessons[{i}]"
+        lesson_id = _field(raw, "id", str, where, path)
+        if not re.fullmatch(r"lesson\d\d", lesson_id):
+            raise ManifestError(f"{path}: {where}.id must look like lesson01, found {lesson_id!r}")
+        if lesson_id in seen:
+            raise ManifestError(f"{path}: {where}.id {lesson_id!r} appears twice")
+        seen.add(lesson_id)
+        exercises = []
+        functions: set[str] = set()
+        for j, ex in enumerate(_field(raw, "exercises", list, where, path)):
+            ewhere = f"{where}.exercises[{j}]"
+            function = _field(ex, "function", str, ewhere, path)
+            if not _IDENT.match(function) or function in functions:
+                raise ManifestError(
+                    f"{path}: {ewhere}.function must be a unique Python name, found {function!r}"
+                )
+            functions.add(function)
+            points = _field(ex, "points", int, ewhere, path)
+            if points <= 0:
+                raise ManifestError(f"{path}: {ewhere}.points must be positive, found {points}")
+            exercises.append(
+                Exercise(
+                    function=function,
+                    points=points,
+                    hint=_field(ex, "hint", str, ewhere, path),
+                    section=_field(ex, "section", str, ewhere, path),
+                )
+            )
+        lessons.append(
+            Lesson(
+                id=lesson_id,
+                title=_field(raw, "title", str, where, path),
+                folder=_field(raw, "folder", str, where, path),
+                exercise_file=_field(raw, "exercise_file", str, where, path),
+                exercises=tuple(exercises),
+            )
+        )
+    return Course(
+        title=_field(data, "title", str, "course", path),
+        vllm_version=str(_field(data, "vllm_version", str, "course", path)),
+        default_model=_field(data, "default_model", str, "course", path),
+        lessons=tuple(lessons),
+        path=path,
+    )
+
+
+def load(path: Path | str = MANIFEST_PATH) -> Course:
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot read the course manifest ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ManifestError(f"{path}: not valid YAML: {e}") from None
+    return parse(data, path)
+
+
+@lru_cache(maxsize=1)
+def course() -> Course:
+    """The repository's own course.yaml, loaded once per process."""
+    return load(MANIFEST_PATH)
