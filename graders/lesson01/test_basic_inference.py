@@ -1,0 +1,169 @@
+"""Graders of lesson 1, one test per exercise (points in course.yaml).
+
+Each test takes `student` (the submission's functions) and `kit` (the shared
+engine and the kit's own references) and checks real behaviour through vLLM.
+The same functions grade nbgrader notebooks (vllm_course.grading.notebook).
+"""
+
+import math
+
+import pytest
+from vllm import SamplingParams
+from vllm.outputs import RequestOutput
+
+from vllm_course.grading import GradingFailure, expect
+from vllm_course.grading.feedback import describe_type
+
+PROMPTS = [
+    "Hello, my name is",
+    "The president of the United States is",
+    "The capital of France is",
+    "The future of AI is",
+]
+
+
+def sampling_params_of(student, function, temperature, top_p):
+    params = getattr(student, function)()
+    expect(isinstance(params, SamplingParams),
+           f"expected a vllm.SamplingParams, got {describe_type(params)}")
+    expect(math.isclose(params.temperature, temperature),
+           f"expected temperature {temperature}, got {params.temperature}")
+    expect(math.isclose(params.top_p, top_p), f"expected top_p {top_p}, got {params.top_p}")
+    return params
+
+
+def run(kit, params, prompts=PROMPTS):
+    return kit.llm.generate(prompts, params, use_tqdm=False)
+
+
+@pytest.mark.exercise("create_sampling_params")
+def test_create_sampling_params(student, kit):
+    params = sampling_params_of(student, "create_sampling_params", 0.8, 0.95)
+    outs = run(kit, params)  # vLLM accepts them and samples with them
+    expect(all(len(o.outputs[0].token_ids) > 0 for o in outs),
+           "generation with these parameters produced no tokens")
+
+
+@pytest.mark.exercise("create_llm")
+def test_create_llm(student, kit):
+    attempt = kit.student_engine()
+    if attempt.error is not None:
+        raise attempt.error
+    problem = kit.engine_problem(attempt)
+    expect(problem is None, problem or "")
+    [out] = attempt.llm.generate(PROMPTS[:1], SamplingParams(temperature=0, max_tokens=4),
+                                 use_tqdm=False)
+    expect(len(out.outputs[0].token_ids) == 4, "the engine returned by create_llm cannot generate")
+
+
+@pytest.mark.exercise("generate")
+def test_generate(student, kit):
+    prompts = [PROMPTS[2], PROMPTS[0], PROMPTS[3]]  # not the lesson's order
+    for max_tokens in (3, 7):
+        params = SamplingParams(temperature=0, max_tokens=max_tokens, ignore_eos=True)
+        outs = student.generate(kit.llm, prompts, params)
+        expect(isinstance(outs, list),
+               f"expected a list of RequestOutput, got {describe_type(outs)}")
+        expect(len(outs) == len(prompts),
+               f"expected {len(prompts)} outputs for {len(prompts)} prompts, got {len(outs)}")
+        for i, out in enumerate(outs):
+            expect(isinstance(out, RequestOutput),
+                   f"item {i}: expected a RequestOutput, got {describe_type(out)}")
+        got_prompts = [o.prompt for o in outs]
+        expect(got_prompts == prompts,
+               f"outputs must be in prompt order: expected {prompts}, got {got_prompts}")
+        lengths = [len(o.outputs[0].token_ids) for o in outs]
+        expect(lengths == [max_tokens] * len(prompts),
+               f"with max_tokens={max_tokens} every completion should have {max_tokens} "
+               f"tokens, got {lengths}: pass the sampling_params you were given to "
+               "llm.generate")
+        reference = kit.greedy(prompts, max_tokens)
+        expect([list(o.outputs[0].token_ids) for o in outs] == reference,
+               "with temperature 0 the tokens should equal the kit's greedy run on the "
+               "same prompts: generate with exactly the parameters given")
+
+
+@pytest.mark.exercise("extract_completions")
+def test_extract_completions(student, kit):
+    outs = run(kit, SamplingParams(temperature=0, max_tokens=8))
+    pairs = student.extract_completions(outs)
+    expected = [(o.prompt, o.outputs[0].text) for o in outs]
+    expect(isinstance(pairs, list), f"expected a list of tuples, got {describe_type(pairs)}")
+    expect(len(pairs) == len(outs), f"expected {len(outs)} pairs, got {len(pairs)}")
+    for i, (got, want) in enumerate(zip(pairs, expected)):
+        expect(isinstance(got, tuple) and len(got) == 2,
+               f"item {i}: expected a (prompt, text) tuple, got {describe_type(got)}")
+        expect(got[0] == want[0], f"item {i}: expected prompt {want[0]!r}, got {got[0]!r}")
+        expect(got[1] == want[1],
+               f"item {i}: expected the generated text {want[1]!r}, got {got[1]!r}")
+    reordered = student.extract_completions(list(reversed(outs)))
+    expect(reordered == list(reversed(expected)), "pairs must follow the order of the outputs")
+
+
+@pytest.mark.exercise("deterministic_params")
+def test_deterministic_params(student, kit):
+    params = student.deterministic_params()
+    expect(isinstance(params, SamplingParams),
+           f"expected a vllm.SamplingParams, got {describe_type(params)}")
+    first = [list(o.outputs[0].token_ids) for o in run(kit, params)]
+    second = [list(o.outputs[0].token_ids) for o in run(kit, params)]
+    expect(first == second, "two runs with these parameters gave different tokens")
+    expect(first == kit.greedy(PROMPTS, params.max_tokens),
+           f"the runs agree but are not greedy decoding (temperature {params.temperature}): "
+           "the same text on every run, for every seed, needs temperature 0")
+
+
+@pytest.mark.exercise("creative_params")
+def test_creative_params(student, kit):
+    params = sampling_params_of(student, "creative_params", 1.2, 0.95)
+    run(kit, params)
+
+
+@pytest.mark.exercise("focused_params")
+def test_focused_params(student, kit):
+    params = sampling_params_of(student, "focused_params", 0.8, 0.5)
+    run(kit, params)
+
+
+def _check_description(student, out, with_logprobs):
+    got = student.describe_output(out)
+    keys = {"prompt", "text", "token_ids", "cumulative_logprob", "finish_reason"}
+    expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
+    expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+    c = out.outputs[0]
+    want = {"prompt": out.prompt, "text": c.text, "token_ids": list(c.token_ids),
+            "cumulative_logprob": c.cumulative_logprob, "finish_reason": c.finish_reason}
+    for key, value in want.items():
+        have = got[key]
+        if key == "token_ids":
+            have = list(have) if isinstance(have, (list, tuple)) else have
+        expect(have == value, f"{key!r}: expected {value!r}, got {have!r}")
+    if with_logprobs:
+        expect(isinstance(got["cumulative_logprob"], float),
+               "with logprobs requested, cumulative_logprob should be a float, got "
+               f"{describe_type(got['cumulative_logprob'])}")
+    else:
+        expect(got["cumulative_logprob"] is None,
+               "without logprobs, vLLM reports cumulative_logprob as None: take it from the output")
+
+
+@pytest.mark.exercise("describe_output")
+def test_describe_output(student, kit):
+    # Different prompts, lengths and finish reasons, so no constant answer passes.
+    [short] = run(kit, SamplingParams(temperature=0, max_tokens=3, logprobs=1), PROMPTS[:1])
+    [plain] = run(kit, SamplingParams(temperature=0, max_tokens=64), PROMPTS[2:3])
+    _check_description(student, short, with_logprobs=True)
+    _check_description(student, plain, with_logprobs=False)
+
+
+@pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
+@pytest.mark.exercise("deterministic_params")
+def test_deterministic_params_on_unseen_prompts(student, kit):
+    prompts = ["Paris is a city where", "My favourite food is", "Once upon a time"]
+    params = student.deterministic_params()
+    expect(isinstance(params, SamplingParams),
+           f"expected a vllm.SamplingParams, got {describe_type(params)}")
+    runs = [[list(o.outputs[0].token_ids) for o in run(kit, params, prompts)] for _ in range(2)]
+    expect(runs[0] == runs[1], "on new prompts, two runs with these parameters differ")
+    expect(runs[0] == kit.greedy(prompts, params.max_tokens),
+           "on new prompts these parameters are not greedy decoding: use temperature 0")

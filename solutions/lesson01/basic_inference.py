@@ -1,0 +1,105 @@
+"""Lesson 1 exercises: basic offline inference with vLLM.
+
+Fill in each function below. The lesson (lessons/01-basic-inference/README.md)
+covers everything you need; each docstring names the section to read.
+Grade your work with:  pytest exercises/lesson01
+"""
+
+from vllm import LLM, SamplingParams
+from vllm.outputs import RequestOutput
+
+
+def create_sampling_params() -> SamplingParams:
+    """Return SamplingParams with temperature 0.8 and top_p 0.95.
+
+    Lesson section: "Sampling parameters".
+    """
+    ### BEGIN SOLUTION
+    return SamplingParams(temperature=0.8, top_p=0.95)
+    ### END SOLUTION
+
+
+def create_llm(model: str) -> LLM:
+    """Load `model` (a Hugging Face id or a local folder) and return the LLM.
+
+    Lesson section: "Loading a model".
+    """
+    ### BEGIN SOLUTION
+    return LLM(model=model)
+    ### END SOLUTION
+
+
+def generate(llm: LLM, prompts: list[str], sampling_params: SamplingParams) -> list[RequestOutput]:
+    """Generate a completion for every prompt with `sampling_params`; return
+    the list of RequestOutput objects, one per prompt, in prompt order.
+
+    Lesson section: "Generating text".
+    """
+    ### BEGIN SOLUTION
+    return llm.generate(prompts, sampling_params)
+    ### END SOLUTION
+
+
+def extract_completions(outputs: list[RequestOutput]) -> list[tuple[str, str]]:
+    """Return a (prompt, generated text) pair for each output, in order.
+
+    Lesson section: "Reading the output".
+    """
+    ### BEGIN SOLUTION
+    return [(output.prompt, output.outputs[0].text) for output in outputs]
+    ### END SOLUTION
+
+
+def deterministic_params() -> SamplingParams:
+    """Return SamplingParams that give the same text on every run: greedy
+    decoding (temperature 0).
+
+    Lesson section: "Deterministic output".
+    """
+    ### BEGIN SOLUTION
+    return SamplingParams(temperature=0)
+    ### END SOLUTION
+
+
+def creative_params() -> SamplingParams:
+    """Return SamplingParams for more varied text: temperature 1.2, top_p 0.95.
+
+    Lesson section: "Sampling strategies".
+    """
+    ### BEGIN SOLUTION
+    return SamplingParams(temperature=1.2, top_p=0.95)
+    ### END SOLUTION
+
+
+def focused_params() -> SamplingParams:
+    """Return SamplingParams for more focused text: temperature 0.8, top_p 0.5.
+
+    Lesson section: "Sampling strategies".
+    """
+    ### BEGIN SOLUTION
+    return SamplingParams(temperature=0.8, top_p=0.5)
+    ### END SOLUTION
+
+
+def describe_output(output: RequestOutput) -> dict:
+    """Return a dict describing one RequestOutput, with exactly these keys:
+
+    - "prompt": the prompt text
+    - "text": the generated text of the first completion
+    - "token_ids": the generated token ids of the first completion, as a list
+    - "cumulative_logprob": the first completion's cumulative log-probability
+      (None unless logprobs were requested)
+    - "finish_reason": why the first completion stopped ("stop" or "length")
+
+    Lesson section: "Reading the output".
+    """
+    ### BEGIN SOLUTION
+    completion = output.outputs[0]
+    return {
+        "prompt": output.prompt,
+        "text": completion.text,
+        "token_ids": list(completion.token_ids),
+        "cumulative_logprob": completion.cumulative_logprob,
+        "finish_reason": completion.finish_reason,
+    }
+    ### END SOLUTION

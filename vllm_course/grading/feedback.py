@@ -1,0 +1,85 @@
+"""What a student reads when a check fails: short, specific, actionable."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from vllm_course.manifest import REPO_ROOT, Lesson
+
+
+class GradingFailure(AssertionError):
+    """A check failed; the message says what was expected and what came back."""
+
+
+class NotImplementedYet(GradingFailure):
+    pass
+
+
+class SubmissionBroken(GradingFailure):
+    """The submission file could not be imported at all."""
+
+
+class StudentCodeError(GradingFailure):
+    """The student's function raised; the message carries a short traceback."""
+
+
+class GradingTimeout(GradingFailure):
+    pass
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail the check with `message` unless `condition` holds."""
+    if not condition:
+        raise GradingFailure(message)
+
+
+def short_repr(value, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_type(value) -> str:
+    return f"{type(value).__name__} {short_repr(value, 60)}"
+
+
+def student_traceback(exc: BaseException, student_file: Path | None) -> str:
+    """The frames of `exc` that are in the student's file, newest last."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if student_file is not None:
+        mine = [f for f in frames if Path(f.filename).resolve() == student_file.resolve()]
+        frames = traceback.StackSummary.from_list(mine or frames[-1:])
+    lines = "".join(traceback.format_list(frames[-4:])).rstrip()
+    return f"{lines}\n{type(exc).__name__}: {exc}"
+
+
+def section_link(lesson: Lesson, section: str) -> str:
+    readme = Path(lesson.folder) / "README.md"
+    anchor = "".join(c for c in section.lower().replace(" ", "-") if c.isalnum() or c == "-")
+    return f"{readme}#{anchor}"
+
+
+def render(lesson: Lesson, function: str, exc: BaseException) -> str:
+    """The feedback for one failed exercise, the same in pytest and nbgrader."""
+    exercise = lesson.exercise(function)
+    if isinstance(exc, NotImplementedYet):
+        head = f"{function}: not implemented yet."
+    elif isinstance(exc, GradingFailure):
+        head = f"{function}: {exc}"
+    else:  # a bug in a check or in the kit, not the student's fault: say so
+        head = (f"{function}: the grader itself failed ({type(exc).__name__}: {exc}). "
+                "This is a bug in the course kit; please report it.")
+    return (f"{head}\n"
+            f"  Hint: {exercise.hint}\n"
+            f"  Reread: {section_link(lesson, exercise.section)} "
+            f"(section \"{exercise.section}\")")
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        try:
+            return str(path.resolve().relative_to(REPO_ROOT))
+        except ValueError:
+            return str(path)

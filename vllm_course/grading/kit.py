@@ -1,0 +1,79 @@
+"""What the graders get besides the submission: the model, one shared engine,
+and the kit's own reference runs."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from vllm_course.grading.feedback import GradingFailure, describe_type
+
+
+class StudentEngine:
+    """The outcome of calling the student's create_llm, once per session."""
+
+    def __init__(self, llm=None, error: BaseException | None = None):
+        self.llm = llm
+        self.error = error
+
+
+class Kit:
+    """Shared by every check of one grading session (a pytest run or a notebook).
+
+    The engine is the student's own when their create_llm works, so a typical
+    run loads the model once; otherwise the kit loads its own, so that a broken
+    create_llm costs only that exercise's points.
+    """
+
+    def __init__(self, student, model: str):
+        self.student = student
+        self.model = model
+        self._attempt: StudentEngine | None = None
+
+    def student_engine(self) -> StudentEngine:
+        """Call student.create_llm(model) the first time only."""
+        if self._attempt is None:
+            self._attempt = StudentEngine(error=GradingFailure("create_llm() did not finish"))
+            try:
+                llm = self.student.create_llm(self.model)
+            except BaseException as e:  # noqa: BLE001 - timeouts included
+                self._attempt = StudentEngine(error=e)
+                if not isinstance(e, Exception):
+                    raise
+            else:
+                self._attempt = StudentEngine(llm=llm)
+        return self._attempt
+
+    def engine_problem(self, attempt: StudentEngine) -> str | None:
+        """Why the student's engine cannot be used, or None if it can."""
+        from vllm import LLM
+
+        if attempt.error is not None:
+            return str(attempt.error)
+        if not isinstance(attempt.llm, LLM):
+            return f"expected a vllm.LLM, got {describe_type(attempt.llm)}"
+        loaded = attempt.llm.llm_engine.model_config.model
+        if loaded != self.model:
+            return f"expected the model {self.model!r} to be loaded, got {loaded!r}"
+        return None
+
+    @cached_property
+    def llm(self):
+        """The engine every other check uses."""
+        attempt = self.student_engine()
+        if self.engine_problem(attempt) is None:
+            return attempt.llm
+        return self.own_llm
+
+    @cached_property
+    def own_llm(self):
+        from vllm import LLM
+
+        return LLM(model=self.model)
+
+    # The kit's own references, computed on the shared engine.
+    def greedy(self, prompts: list[str], max_tokens: int) -> list[list[int]]:
+        from vllm import SamplingParams
+
+        outs = self.llm.generate(prompts, SamplingParams(temperature=0, max_tokens=max_tokens),
+                                 use_tqdm=False)
+        return [list(o.outputs[0].token_ids) for o in outs]

@@ -1,0 +1,231 @@
+"""pytest plugin: `pytest exercises/lessonNN` grades a submission.
+
+- collecting exercises/<lesson>/<exercise_file> collects graders/<lesson>/test_*.py;
+- `--target` picks what is graded: the exercises (default), the solutions, or
+  any file with the same functions;
+- each grader test is tied to one exercise by @pytest.mark.exercise and is
+  worth that exercise's points from course.yaml;
+- failures are reported as feedback (what was expected, what came back, the
+  lesson section to reread), stopped by a per-test time limit, and summed into
+  `lessonNN: N/M points`; `--results FILE` writes Gradescope's results.json.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from vllm_course.grading import feedback, scoring
+from vllm_course.grading.kit import Kit
+from vllm_course.grading.student import Student
+from vllm_course.manifest import REPO_ROOT, Lesson, course
+
+DEFAULT_TIME_LIMIT = 180.0
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("vllm_course", "vLLM course grading")
+    group.addoption("--target", default="exercises",
+                    help="what to grade: 'exercises' (default), 'solutions', or a path to a "
+                         "file (or folder) with the lesson's functions")
+    group.addoption("--results", default=None, metavar="FILE",
+                    help="also write the score in Gradescope's results.json format to FILE")
+    group.addoption("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                    help=f"stop a grader test after this long (default {DEFAULT_TIME_LIMIT:g})")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exercise(function): the course.yaml exercise this grades")
+    config.addinivalue_line("markers", "hidden: an instructor-only check (hidden in nbgrader releases)")
+    config.pluginmanager.register(GradingSession(config), "vllm_course_grading_session")
+
+
+def _lesson_for_exercise_file(path: Path) -> Lesson | None:
+    for lesson in course().lessons:
+        if path.resolve() == (REPO_ROOT / "exercises" / lesson.id / lesson.exercise_file):
+            return lesson
+    return None
+
+
+def _lesson_for_grader(path: Path) -> Lesson | None:
+    parent = path.resolve().parent
+    if parent.parent == REPO_ROOT / "graders":
+        for lesson in course().lessons:
+            if lesson.id == parent.name:
+                return lesson
+    return None
+
+
+class LessonGraders(pytest.File):
+    """Stands for an exercise file; its children are the lesson's grader modules."""
+
+    def collect(self):
+        lesson = _lesson_for_exercise_file(self.path)
+        graders = sorted((REPO_ROOT / "graders" / lesson.id).glob("test_*.py"))
+        if not graders:
+            raise pytest.UsageError(f"no grader tests in graders/{lesson.id}/ for {lesson.id}")
+        for path in graders:
+            yield pytest.Module.from_parent(self, path=path, name=path.name)
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if file_path.suffix == ".py" and _lesson_for_exercise_file(file_path) is not None:
+        return LessonGraders.from_parent(parent, path=file_path)
+    return None
+
+
+class GradingSession:
+    def __init__(self, config):
+        self.config = config
+        self.results: dict[str, dict[str, scoring.ExerciseResult]] = {}
+        self.students: dict[str, Student] = {}
+        self.kits: dict[str, Kit] = {}
+        self._model = None
+
+    # --- what is graded ---------------------------------------------------
+    def target_file(self, lesson: Lesson) -> Path:
+        target = self.config.getoption("--target")
+        if target in ("exercises", "solutions"):
+            return REPO_ROOT / target / lesson.id / lesson.exercise_file
+        path = Path(target).expanduser()
+        if not path.is_absolute():
+            path = Path(self.config.invocation_params.dir) / path
+        return path / lesson.exercise_file if path.is_dir() else path
+
+    def student(self, lesson: Lesson) -> Student:
+        if lesson.id not in self.students:
+            name = f"_graded_{lesson.id}_{len(self.students)}"
+            self.students[lesson.id] = Student.from_file(self.target_file(lesson), name)
+        return self.students[lesson.id]
+
+    def model(self) -> str:
+        if self._model is None:
+            from vllm_course.model_resolution import resolve
+            from vllm_course.vllm_version import check
+
+            check()
+            chosen = resolve(progress=lambda line: print(line, file=sys.stderr))
+            if chosen.notice:
+                print("\n" + chosen.notice, file=sys.stderr)
+            self._model = chosen.model
+        return self._model
+
+    def kit(self, lesson: Lesson) -> Kit:
+        if lesson.id not in self.kits:
+            self.kits[lesson.id] = Kit(self.student(lesson), self.model())
+        return self.kits[lesson.id]
+
+    # --- collection checks -----------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        for item in items:
+            lesson = _lesson_for_grader(item.path)
+            if lesson is None:
+                continue
+            marker = item.get_closest_marker("exercise")
+            if marker is None or not marker.args:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: grader tests need @pytest.mark.exercise(\"function\")")
+            function = marker.args[0]
+            try:
+                lesson.exercise(function)
+            except KeyError as e:
+                raise pytest.UsageError(f"{item.nodeid}: {e.args[0]}") from None
+            item.stash[_LESSON] = lesson
+            item.stash[_FUNCTION] = function
+            self.results.setdefault(lesson.id, scoring.new_results(lesson))
+
+    # --- running -----------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        if _LESSON not in item.stash:
+            return (yield)
+        seconds = self.config.getoption("--time-limit")
+        with time_limit(seconds, item.stash[_FUNCTION]):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if _LESSON not in item.stash:
+            return report
+        lesson, function = item.stash[_LESSON], item.stash[_FUNCTION]
+        result = self.results[lesson.id][function]
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            result.outcomes.append(report.passed)
+            if report.failed and call.excinfo is not None:
+                message = feedback.render(lesson, function, call.excinfo.value)
+                result.messages.append(message)
+                report.longrepr = message
+                # The feedback says it all; captured vLLM logs would bury it.
+                report.sections = [s for s in report.sections if not s[0].startswith("Captured")]
+        return report
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.results:
+            return
+        for lesson_id, results in self.results.items():
+            lesson = course().lesson(lesson_id)
+            terminalreporter.write_line("")
+            for line in scoring.table(lesson, results):
+                terminalreporter.write_line(line)
+        path = self.config.getoption("--results")
+        if path:
+            merged = {f"{lid}.{k}" if len(self.results) > 1 else k: v
+                      for lid, res in self.results.items() for k, v in res.items()}
+            scoring.write_results(Path(path), merged)
+            terminalreporter.write_line(f"results written to {path}")
+
+
+_LESSON = pytest.StashKey[Lesson]()
+_FUNCTION = pytest.StashKey[str]()
+
+
+@contextmanager
+def time_limit(seconds: float, function: str):
+    """Raise GradingTimeout in the test after `seconds` (main thread, POSIX)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise feedback.GradingTimeout(
+            f"stopped after {seconds:g} s: the check of {function}() did not finish. "
+            "Look for a loop that never ends or a very large max_tokens "
+            "(--time-limit changes the limit).")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _session(request) -> GradingSession:
+    return request.config.pluginmanager.get_plugin("vllm_course_grading_session")
+
+
+def _lesson(request) -> Lesson:
+    lesson = _lesson_for_grader(request.node.path)
+    if lesson is None:
+        raise pytest.UsageError(f"{request.node.nodeid} is not in graders/<lesson>/")
+    return lesson
+
+
+@pytest.fixture
+def student(request) -> Student:
+    """The submission's functions; using one fails the test with feedback if
+    the file does not import, so a broken file scores 0 without crashing."""
+    return _session(request).student(_lesson(request))
+
+
+@pytest.fixture
+def kit(request) -> Kit:
+    """The shared engine and the kit's references for this lesson."""
+    return _session(request).kit(_lesson(request))

@@ -1,0 +1,71 @@
+"""From per-test outcomes to points, the score table and Gradescope's results.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vllm_course.manifest import Lesson
+
+
+@dataclass
+class ExerciseResult:
+    function: str
+    max_points: int
+    outcomes: list[bool] = field(default_factory=list)  # one per grader test run
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.outcomes:
+            return "not run"
+        return "passed" if all(self.outcomes) else "failed"
+
+    @property
+    def points(self) -> int:
+        # All of an exercise's tests must pass for its points: no partial credit
+        # that a half-working answer could collect.
+        return self.max_points if self.status == "passed" else 0
+
+
+def new_results(lesson: Lesson) -> dict[str, ExerciseResult]:
+    return {e.function: ExerciseResult(e.function, e.points) for e in lesson.exercises}
+
+
+def score_line(lesson: Lesson, results: dict[str, ExerciseResult]) -> str:
+    got = sum(r.points for r in results.values())
+    return f"{lesson.id}: {got}/{lesson.max_points} points"
+
+
+def table(lesson: Lesson, results: dict[str, ExerciseResult]) -> list[str]:
+    width = max(len(f) for f in results)
+    lines = [f"{lesson.id} - {lesson.title}"]
+    for r in results.values():
+        mark = {"passed": "ok  ", "failed": "FAIL", "not run": "--  "}[r.status]
+        first = r.messages[0].splitlines()[0].removeprefix(f"{r.function}: ") if r.messages else ""
+        note = "" if r.status == "passed" else ("  " + first if first else "  (not run)")
+        lines.append(f"  {mark} {r.function:<{width}}  {r.points}/{r.max_points}{note}")
+    lines.append(score_line(lesson, results))
+    return lines
+
+
+def gradescope(results: dict[str, ExerciseResult]) -> dict:
+    """Gradescope's results.json: top-level score and one entry per exercise."""
+    tests = [
+        {
+            "name": r.function,
+            "score": r.points,
+            "max_score": r.max_points,
+            "status": "passed" if r.status == "passed" else "failed",
+            "output": "\n\n".join(r.messages) if r.messages else
+                      ("" if r.status == "passed" else "not run"),
+        }
+        for r in results.values()
+    ]
+    return {"score": sum(r.points for r in results.values()), "tests": tests}
+
+
+def write_results(path: Path, results: dict[str, ExerciseResult]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(gradescope(results), indent=2) + "\n", encoding="utf-8")

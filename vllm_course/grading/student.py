@@ -1,0 +1,115 @@
+"""The submission under grading: a file (or a notebook's namespace) whose
+functions are called through wrappers that turn stubs and crashes into
+feedback."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import wraps
+from pathlib import Path
+from types import ModuleType
+
+from vllm_course.grading.feedback import (
+    GradingFailure,
+    NotImplementedYet,
+    StudentCodeError,
+    SubmissionBroken,
+    relative,
+    student_traceback,
+)
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import the file at `path`; a broken file raises SubmissionBroken."""
+    where = relative(path)
+    if not path.is_file():
+        raise SubmissionBroken(f"there is no file {where} to grade.")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        sys.modules.pop(name, None)
+        raise SubmissionBroken(
+            f"{where} line {e.lineno}: SyntaxError: {e.msg}. Nothing in the file can be "
+            "graded until it imports: fix that line and run again."
+        ) from None
+    except BaseException as e:  # noqa: BLE001 - any import-time failure is the student's
+        sys.modules.pop(name, None)
+        raise SubmissionBroken(
+            f"{where} fails when imported, so nothing in it can be graded:\n"
+            f"{student_traceback(e, path)}"
+        ) from None
+    return module
+
+
+class Student:
+    """The submission's functions, by name. Calls are wrapped so that
+    - a stub (NotImplementedError raised in the student's own code) becomes
+      "not implemented yet";
+    - any other exception becomes a short traceback of the student's frames;
+    - a missing function is named as missing."""
+
+    def __init__(self, namespace: dict, source: Path | None, broken: SubmissionBroken | None = None):
+        self._ns = namespace
+        self._source = source
+        self._broken = broken
+
+    @classmethod
+    def from_file(cls, path: Path, module_name: str) -> "Student":
+        try:
+            module = load_module(path, module_name)
+        except SubmissionBroken as e:
+            return cls({}, path, broken=e)
+        return cls(vars(module), path)
+
+    @property
+    def broken(self) -> SubmissionBroken | None:
+        return self._broken
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._broken is not None:
+            raise self._broken
+        fn = self._ns.get(name)
+        if fn is None:
+            where = relative(self._source) if self._source else "your notebook"
+            raise GradingFailure(f"{where} has no function {name}(); define it with that name.")
+        if not callable(fn):
+            raise GradingFailure(f"{name} should be a function, found {type(fn).__name__}.")
+
+        @wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except GradingFailure:
+                raise
+            except NotImplementedError as e:
+                if self._raised_here(e):
+                    raise NotImplementedYet(f"{name}() is not implemented yet") from None
+                raise StudentCodeError(self._crash(name, e)) from None
+            except Exception as e:  # noqa: BLE001
+                raise StudentCodeError(self._crash(name, e)) from None
+
+        return call
+
+    def _raised_here(self, exc: BaseException) -> bool:
+        """True when the innermost frame is the student's own code (a stub)."""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is None:
+            return False
+        filename = tb.tb_frame.f_code.co_filename
+        if self._source is not None:
+            return Path(filename).resolve() == self._source.resolve()
+        # A notebook cell: IPython names cells <ipython-input-...> or
+        # /tmp/ipykernel_<pid>/<hash>.py.
+        return filename.startswith("<") or "ipykernel_" in filename
+
+    def _crash(self, name: str, exc: BaseException) -> str:
+        return (f"{name}() raised {type(exc).__name__} instead of returning:\n"
+                f"{student_traceback(exc, self._source)}")
