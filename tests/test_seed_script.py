@@ -26,7 +26,7 @@ def test_seed_script_prints_four_completions(tmp_path, offline_model_path):
         prompt_part, text_part = line.split(", Generated text: ")
         assert ast.literal_eval(text_part).strip(), f"empty completion: {line}"
 
-    log = done.stderr
+    log = done.stdout + done.stderr  # vLLM logs to stdout, progress bars to stderr
     assert "Traceback" not in log
     # Every changed default is reported once, in one line, with its override.
     defaults = [l for l in log.splitlines() if "vllm_course CPU platform defaults:" in l]

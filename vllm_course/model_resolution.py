@@ -56,12 +56,22 @@ def _check_local_model(folder: Path, origin: str) -> None:
         )
 
 
+def hub_cache() -> Path:
+    """The Hugging Face cache folder, read from the environment now (the hub
+    library reads it once, at import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface")
+    return Path(home) / "hub"
+
+
 def cached_snapshot(repo_id: str) -> Path | None:
     """The local snapshot folder of repo_id if its config and weights are cached."""
     from huggingface_hub import snapshot_download
 
     try:
-        folder = Path(snapshot_download(repo_id, local_files_only=True))
+        folder = Path(snapshot_download(repo_id, local_files_only=True, cache_dir=hub_cache()))
     except Exception:
         return None
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))

@@ -9,19 +9,19 @@ from vllm import LLM, SamplingParams
 from vllm.outputs import RequestOutput
 
 
-def create_sampling_params() -> SamplingParams:
-    """Return SamplingParams with temperature 0.8 and top_p 0.95.
+def create_llm(model: str) -> LLM:
+    """Load `model` (a Hugging Face id or a local folder) and return the LLM.
 
-    Lesson section: "Sampling parameters".
+    Lesson section: "Loading a model".
     """
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-def create_llm(model: str) -> LLM:
-    """Load `model` (a Hugging Face id or a local folder) and return the LLM.
+def create_sampling_params() -> SamplingParams:
+    """Return SamplingParams with temperature 0.8 and top_p 0.95.
 
-    Lesson section: "Loading a model".
+    Lesson section: "Sampling parameters".
     """
     # YOUR CODE HERE
     raise NotImplementedError()

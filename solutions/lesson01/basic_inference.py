@@ -9,16 +9,6 @@ from vllm import LLM, SamplingParams
 from vllm.outputs import RequestOutput
 
 
-def create_sampling_params() -> SamplingParams:
-    """Return SamplingParams with temperature 0.8 and top_p 0.95.
-
-    Lesson section: "Sampling parameters".
-    """
-    ### BEGIN SOLUTION
-    return SamplingParams(temperature=0.8, top_p=0.95)
-    ### END SOLUTION
-
-
 def create_llm(model: str) -> LLM:
     """Load `model` (a Hugging Face id or a local folder) and return the LLM.
 
@@ -26,6 +16,16 @@ def create_llm(model: str) -> LLM:
     """
     ### BEGIN SOLUTION
     return LLM(model=model)
+    ### END SOLUTION
+
+
+def create_sampling_params() -> SamplingParams:
+    """Return SamplingParams with temperature 0.8 and top_p 0.95.
+
+    Lesson section: "Sampling parameters".
+    """
+    ### BEGIN SOLUTION
+    return SamplingParams(temperature=0.8, top_p=0.95)
     ### END SOLUTION
 
 

@@ -19,6 +19,7 @@ NOT_APPLICABLE = {
         "Reset SSM cache type to float32",  # SSM models only
     ),
     "vllm.config.vllm": ("Model Runner V2 requires Triton",),
+    "torch._library.triton": ("Triton not available",),
     "vllm.model_executor.layers.fused_moe.config": ("Failed to import Triton kernels",),
     "vllm.model_executor.layers.fused_moe.oracle.mxfp4": ("Failed to import Triton kernels",),
     # Advice for the compiled kernels' thread binding and allocators.

@@ -16,6 +16,10 @@ class NotImplementedYet(GradingFailure):
     pass
 
 
+class MissingFunction(GradingFailure):
+    pass
+
+
 class SubmissionBroken(GradingFailure):
     """The submission file could not be imported at all."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from vllm_course.grading.feedback import GradingFailure, describe_type
+from vllm_course.grading.feedback import GradingFailure, MissingFunction, describe_type
 
 
 class StudentEngine:
@@ -30,7 +30,12 @@ class Kit:
         self._attempt: StudentEngine | None = None
 
     def student_engine(self) -> StudentEngine:
-        """Call student.create_llm(model) the first time only."""
+        """Call student.create_llm(model) the first time only (again only if it
+        was missing then and is defined now: a notebook defines it in a later
+        cell than an earlier check that needed an engine)."""
+        if (self._attempt is not None and isinstance(self._attempt.error, MissingFunction)
+                and self.student.defines("create_llm")):
+            self._attempt = None
         if self._attempt is None:
             self._attempt = StudentEngine(error=GradingFailure("create_llm() did not finish"))
             try:

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from vllm_course.grading.feedback import (
     GradingFailure,
+    MissingFunction,
     NotImplementedYet,
     StudentCodeError,
     SubmissionBroken,
@@ -65,6 +66,9 @@ class Student:
             return cls({}, path, broken=e)
         return cls(vars(module), path)
 
+    def defines(self, name: str) -> bool:
+        return self._broken is None and callable(self._ns.get(name))
+
     @property
     def broken(self) -> SubmissionBroken | None:
         return self._broken
@@ -77,7 +81,7 @@ class Student:
         fn = self._ns.get(name)
         if fn is None:
             where = relative(self._source) if self._source else "your notebook"
-            raise GradingFailure(f"{where} has no function {name}(); define it with that name.")
+            raise MissingFunction(f"{where} has no function {name}(); define it with that name.")
         if not callable(fn):
             raise GradingFailure(f"{name} should be a function, found {type(fn).__name__}.")
 
