@@ -95,19 +95,23 @@ def test_attention_matches_full_attention(seed, heads, kv_heads):
     fill_cache(kc, vc, block_table, reqs, block)
     assert not (cache == 99.0).any(), "a padding slot was written into the cache"
 
+    scale = head ** -0.5
+    for r, got in zip(reqs, attend(reqs, kc, vc, block_table, scale, heads, kv_heads, head)):
+        torch.testing.assert_close(got, plain_attention(r["q"], r["k"], r["v"], scale),
+                                   atol=1e-4, rtol=1e-4)
+
+
+def attend(reqs, kc, vc, block_table, scale, heads, kv_heads, head, window=-1, softcap=0.0):
+    """Run the op as vLLM's backend does; return each request's output rows."""
     query = torch.cat([r["q"] for r in reqs])
     qsl = torch.tensor([0] + [r["q_len"] for r in reqs]).cumsum(0).to(torch.int32)
     seq_lens = torch.tensor([r["seq_len"] for r in reqs], dtype=torch.int32)
     output = torch.full_like(query, float("nan"))
-    scale = head ** -0.5
-    meta = C.get_scheduler_metadata(len(reqs), heads, kv_heads, head, seq_lens,
-                                    torch.float32, qsl, True, -1, "vec", False, None, "auto")
+    meta = C.get_scheduler_metadata(len(reqs), heads, kv_heads, head, seq_lens, query.dtype,
+                                    qsl, True, window, "vec", False, None, "auto")
     C.cpu_attention_with_kv_cache(query, kc, vc, output, qsl, seq_lens, scale, True, None,
-                                  -1, block_table, 0.0, meta, None, None, 1.0, 1.0, "auto")
-    for i, r in enumerate(reqs):
-        got = output[int(qsl[i]): int(qsl[i + 1])]
-        want = plain_attention(r["q"], r["k"], r["v"], scale)
-        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+                                  window, block_table, softcap, meta, None, None, 1.0, 1.0, "auto")
+    return [output[int(qsl[i]): int(qsl[i + 1])] for i in range(len(reqs))]
 
 
 @pytest.mark.parametrize("window,softcap", [(7, 0.0), (-1, 5.0)])
@@ -116,17 +120,10 @@ def test_sliding_window_and_softcap(window, softcap):
     torch.manual_seed(11)
     cache, kc, vc, block_table, reqs = make_batch(rng, 3, 4, 2, 32, 16, torch.float32)
     fill_cache(kc, vc, block_table, reqs, 16)
-    query = torch.cat([r["q"] for r in reqs])
-    qsl = torch.tensor([0] + [r["q_len"] for r in reqs]).cumsum(0).to(torch.int32)
-    seq_lens = torch.tensor([r["seq_len"] for r in reqs], dtype=torch.int32)
-    output = torch.empty_like(query)
-    C.cpu_attention_with_kv_cache(query, kc, vc, output, qsl, seq_lens, 0.2, True, None,
-                                  window, block_table, softcap, torch.empty(0), None, None,
-                                  1.0, 1.0, "auto")
-    for i, r in enumerate(reqs):
+    outs = attend(reqs, kc, vc, block_table, 0.2, 4, 2, 32, window=window, softcap=softcap)
+    for r, got in zip(reqs, outs):
         want = plain_attention(r["q"], r["k"], r["v"], 0.2, window=window, softcap=softcap)
-        torch.testing.assert_close(output[int(qsl[i]): int(qsl[i + 1])], want,
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
 def test_half_precision_cache_close_to_float():
@@ -134,17 +131,9 @@ def test_half_precision_cache_close_to_float():
     torch.manual_seed(5)
     cache, kc, vc, block_table, reqs = make_batch(rng, 3, 8, 2, 64, 32, torch.bfloat16)
     fill_cache(kc, vc, block_table, reqs, 32)
-    query = torch.cat([r["q"] for r in reqs])
-    qsl = torch.tensor([0] + [r["q_len"] for r in reqs]).cumsum(0).to(torch.int32)
-    seq_lens = torch.tensor([r["seq_len"] for r in reqs], dtype=torch.int32)
-    output = torch.empty_like(query)
-    C.cpu_attention_with_kv_cache(query, kc, vc, output, qsl, seq_lens, 0.125, True, None,
-                                  -1, block_table, 0.0, torch.empty(0), None, None,
-                                  1.0, 1.0, "auto")
-    for i, r in enumerate(reqs):
+    for r, got in zip(reqs, attend(reqs, kc, vc, block_table, 0.125, 8, 2, 64)):
         want = plain_attention(r["q"], r["k"], r["v"], 0.125)
-        torch.testing.assert_close(output[int(qsl[i]): int(qsl[i + 1])].float(), want,
-                                   atol=3e-2, rtol=3e-2)
+        torch.testing.assert_close(got.float(), want, atol=3e-2, rtol=3e-2)
 
 
 def test_slot_mapping_and_padding():
