@@ -28,6 +28,7 @@ class Kit:
         self.student = student
         self.model = model
         self._attempt: StudentEngine | None = None
+        self._greedy: dict[tuple, list[list[int]]] = {}
 
     def student_engine(self) -> StudentEngine:
         """Call student.create_llm(model) the first time only (again only if it
@@ -75,10 +76,14 @@ class Kit:
 
         return LLM(model=self.model)
 
-    # The kit's own references, computed on the shared engine.
+    # The kit's own references, computed on the shared engine (greedy runs are
+    # deterministic, so each is computed once per session).
     def greedy(self, prompts: list[str], max_tokens: int) -> list[list[int]]:
         from vllm import SamplingParams
 
-        outs = self.llm.generate(prompts, SamplingParams(temperature=0, max_tokens=max_tokens),
-                                 use_tqdm=False)
-        return [list(o.outputs[0].token_ids) for o in outs]
+        key = (tuple(prompts), max_tokens)
+        if key not in self._greedy:
+            outs = self.llm.generate(prompts, SamplingParams(temperature=0, max_tokens=max_tokens),
+                                     use_tqdm=False)
+            self._greedy[key] = [list(o.outputs[0].token_ids) for o in outs]
+        return [list(ids) for ids in self._greedy[key]]
