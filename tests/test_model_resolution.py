@@ -114,3 +114,22 @@ def test_corrupt_offline_model_is_a_clear_error(offline_model_path, tmp_path):
     with pytest.raises(offline_model.OfflineModelError) as e:
         offline_model.verify(broken)
     assert "model.safetensors" in str(e.value) and "make setup" in str(e.value)
+
+
+def test_a_new_build_replaces_older_builds_of_the_same_recipe(tmp_path, monkeypatch,
+                                                              offline_model_path):
+    monkeypatch.setenv("VLLM_COURSE_CACHE", str(tmp_path / "cache"))
+    models = tmp_path / "cache" / "models"
+    old = models / "tiny-000000000000"
+    shutil.copytree(offline_model_path, old)  # a build of an earlier recipe
+    stranger = models / "tiny-notes"
+    stranger.mkdir()  # not ours: no stamp, never touched
+    shutil.copytree(offline_model_path, offline_model.model_dir("tiny"))
+    # The current build is in place: nothing to build, nothing removed.
+    assert offline_model.ensure_built("tiny", progress=lambda *_: None) == offline_model.model_dir("tiny")
+    assert old.exists()
+    shutil.rmtree(offline_model.model_dir("tiny"))
+    lines = []
+    offline_model.ensure_built("tiny", progress=lines.append)  # builds (about 25 s)
+    assert not old.exists() and stranger.exists()
+    assert any("removed the previous build" in l for l in lines)

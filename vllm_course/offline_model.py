@@ -421,7 +421,24 @@ def ensure_built(name: str = "tiny", progress: Callable = print) -> Path:
     except OfflineModelError as e:
         if path.exists():
             progress(f"rebuilding offline model {name!r}: {e.problem}")
-    return build(name, progress=progress)
+    built = build(name, progress=progress)
+    _prune_old_builds(name, keep=built, progress=progress)
+    return built
+
+
+def _prune_old_builds(name: str, keep: Path, progress: Callable) -> None:
+    """Delete earlier builds of recipe `name` (a recipe change leaves the old
+    one behind); only folders that carry this builder's stamp for `name`."""
+    for other in keep.parent.glob(f"{name}-*"):
+        if other == keep or not other.is_dir():
+            continue
+        try:
+            stamp = json.loads((other / STAMP_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if stamp.get("recipe") == name:
+            shutil.rmtree(other, ignore_errors=True)
+            progress(f"removed the previous build {other}")
 
 
 def _fail(path: Path, expected: str, found: str) -> OfflineModelError:
