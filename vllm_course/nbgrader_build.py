@@ -74,36 +74,55 @@ def _intro(lesson: Lesson) -> str:
             "runs the course's checks on it; run it to see how you are doing.")
 
 
-def _functions(source: str, origin: str) -> tuple[str, dict[str, str]]:
-    """(preamble: imports, without the module docstring; function -> its source)."""
+def _is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":`: a script's entry point, which a notebook
+    must not run (there __name__ is "__main__" too)."""
+    test = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name) and test.left.id == "__name__")
+
+
+def _split(source: str, origin: str, exercises: set[str]) -> tuple[str, dict[str, str]]:
+    """(the given code: every top-level statement but the module docstring, the
+    exercise functions and the __main__ guard, in file order; function -> its
+    source, for the exercises)."""
+    solution_regions(source, origin)  # validates the markers
     tree = ast.parse(source)
     lines = source.splitlines()
-    funcs = {}
-    first_def = None
-    starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) - 1
-              for n in tree.body]
-    for i, node in enumerate(tree.body):
-        if isinstance(node, ast.FunctionDef):
-            start = starts[i]
-            first_def = start if first_def is None else first_def
-            # Up to the next top-level statement: the AST ends a function at its
-            # last statement, before a trailing "### END SOLUTION" comment.
-            end = starts[i + 1] if i + 1 < len(starts) else len(lines)
-            funcs[node.name] = "\n".join(lines[start:end]).rstrip()
     body = tree.body
-    skip = 1 if body and isinstance(body[0], ast.Expr) and isinstance(
-        getattr(body[0], "value", None), ast.Constant) else 0
-    start = body[skip].lineno - 1 if len(body) > skip else 0
-    preamble = "\n".join(lines[start:first_def]).strip()
-    solution_regions(source, origin)  # validates the markers
-    return preamble, funcs
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) - 1
+              for n in body]
+    given: list[str] = []  # runs of consecutive given statements, as written
+    funcs: dict[str, str] = {}
+    run_start = None
+    for i, node in enumerate(body):
+        # Up to the next top-level statement: the AST ends a function at its
+        # last statement, before a trailing "### END SOLUTION" comment.
+        end = starts[i + 1] if i + 1 < len(starts) else len(lines)
+        exercise = isinstance(node, ast.FunctionDef) and node.name in exercises
+        if exercise or _is_main_guard(node):
+            if run_start is not None:
+                given.append("\n".join(lines[run_start:starts[i]]).strip("\n"))
+                run_start = None
+            if exercise:
+                funcs[node.name] = "\n".join(lines[starts[i]:end]).rstrip()
+        elif run_start is None:
+            run_start = starts[i]
+    if run_start is not None:
+        given.append("\n".join(lines[run_start:]).strip("\n"))
+    return "\n\n".join(given).strip(), funcs
 
 
 def notebook(lesson: Lesson) -> dict:
     path = solution_path(lesson)
-    preamble, funcs = _functions(path.read_text(encoding="utf-8"), str(path))
+    # The given code (imports, constants, helper functions) goes in one locked
+    # cell before the exercises; each exercise gets a solution and a test cell.
+    given, funcs = _split(path.read_text(encoding="utf-8"), str(path),
+                          {e.function for e in lesson.exercises})
     cells = [_cell("markdown", "intro", _intro(lesson), locked=True),
-             _cell("code", "setup", preamble, locked=True)]
+             _cell("code", "setup", given, locked=True)]
     for exercise in lesson.exercises:
         f = exercise.function
         if f not in funcs:

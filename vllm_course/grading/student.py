@@ -73,6 +73,11 @@ class Student:
     def broken(self) -> SubmissionBroken | None:
         return self._broken
 
+    @property
+    def source(self) -> Path | None:
+        """The submission file; None for a notebook's functions."""
+        return self._source
+
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
