@@ -34,10 +34,18 @@ def _cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_stubs(args: argparse.Namespace) -> int:
-    from vllm_course.manifest import REPO_ROOT, course
-    from vllm_course.stubs import write_stubs
+    from vllm_course.manifest import REPO_ROOT, ManifestError, course
+    from vllm_course.stubs import StubError, write_stubs
 
-    changed = write_stubs(course())
+    try:
+        changed = write_stubs(course(), args.lessons or None)
+    except (ManifestError, StubError) as e:
+        print(f"course stubs: {e}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as e:
+        print(f"course stubs: no solution file {e.filename}: write the lesson's solutions "
+              "first (see README.md, 'To add a lesson')", file=sys.stderr)
+        return 1
     for path in changed:
         print(f"wrote {path.relative_to(REPO_ROOT)}")
     if not changed:
@@ -81,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     nb_build.set_defaults(func=_cmd_nbgrader_build)
 
     stubs = sub.add_parser("stubs", help="regenerate exercises/ from solutions/ (maintainers)")
+    stubs.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. lesson01 (default: all)")
     stubs.set_defaults(func=_cmd_stubs)
     return parser
 

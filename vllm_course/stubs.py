@@ -76,10 +76,12 @@ def expected_stub(lesson: Lesson) -> str:
     return make_stub(path.read_text(encoding="utf-8"), str(path.relative_to(REPO_ROOT)))
 
 
-def write_stubs(course: Course) -> list[Path]:
-    """Regenerate every lesson's exercise file; return the ones that changed."""
+def write_stubs(course: Course, lesson_ids: list[str] | None = None) -> list[Path]:
+    """Regenerate the exercise files of the given lessons (default: all); return
+    the ones that changed."""
     changed = []
-    for lesson in course.lessons:
+    lessons = [course.lesson(i) for i in lesson_ids] if lesson_ids else course.lessons
+    for lesson in lessons:
         target = exercise_path(lesson)
         text = expected_stub(lesson)
         if not target.exists() or target.read_text(encoding="utf-8") != text:
