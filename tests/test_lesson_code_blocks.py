@@ -1,6 +1,6 @@
-"""Every code block of every lesson runs.
+"""Every code block of every lesson (and of the concepts pages) runs.
 
-```python blocks run in order in one process per lesson (like notebook cells),
+```python blocks run in order in one process per page (like notebook cells),
 with "facebook/opt-125m" replaced by the offline model; ```sh blocks run from
 the repository root with the venv first on PATH, except a block right after
 `<!-- no-run: needs network -->`, of which only the command's --help is run
@@ -19,11 +19,13 @@ import pytest
 from vllm_course.manifest import REPO_ROOT, course
 
 FENCE = re.compile(r"(<!-- no-run: needs network -->\s*\n)?```(\w*)\n(.*?)```", re.S)
-LESSONS = [l for l in course().lessons if (REPO_ROOT / l.folder / "README.md").exists()]
+# Each lesson's README by its id, then every concepts page by its name.
+PAGES = {l.id: REPO_ROOT / l.folder / "README.md" for l in course().lessons}
+PAGES.update({f"concepts-{p.stem}": p for p in sorted((REPO_ROOT / "lessons" / "concepts").glob("*.md"))})
 
 
-def blocks(lesson):
-    text = (REPO_ROOT / lesson.folder / "README.md").read_text()
+def blocks(page):
+    text = PAGES[page].read_text()
     return [(lang, body, bool(no_run)) for no_run, lang, body in FENCE.findall(text)]
 
 
@@ -33,16 +35,21 @@ def env_with_venv():
     return env
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
-def test_fences_are_known_languages(lesson):
-    langs = {lang for lang, _, _ in blocks(lesson)}
-    assert langs <= {"python", "sh", "text"}, f"{lesson.folder}/README.md: unknown fences {langs}"
+def test_every_lesson_has_a_readme():
+    missing = [str(p.relative_to(REPO_ROOT)) for p in PAGES.values() if not p.is_file()]
+    assert not missing, f"course.yaml names lesson folders without a README.md: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_fences_are_known_languages(page):
+    langs = {lang for lang, _, _ in blocks(page)}
+    assert langs <= {"python", "sh", "text"}, f"{PAGES[page]}: unknown fences {langs}"
     assert "python" in langs
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
-def test_python_blocks_run(lesson, offline_model_path, tmp_path):
-    code = "\n\n".join(body for lang, body, _ in blocks(lesson) if lang == "python")
+@pytest.mark.parametrize("page", PAGES)
+def test_python_blocks_run(page, offline_model_path, tmp_path):
+    code = "\n\n".join(body for lang, body, _ in blocks(page) if lang == "python")
     script = tmp_path / "lesson_blocks.py"
     script.write_text(code.replace('"facebook/opt-125m"', repr(offline_model_path)))
     done = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True,
@@ -50,10 +57,10 @@ def test_python_blocks_run(lesson, offline_model_path, tmp_path):
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
-def test_sh_blocks_run(lesson, offline_model_path):
+@pytest.mark.parametrize("page", PAGES)
+def test_sh_blocks_run(page, offline_model_path):
     env = dict(env_with_venv(), VLLM_COURSE_MODEL=offline_model_path)
-    for lang, body, no_run in blocks(lesson):
+    for lang, body, no_run in blocks(page):
         if lang != "sh":
             continue
         for line in body.strip().splitlines():

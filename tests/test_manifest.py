@@ -1,7 +1,10 @@
 """course.yaml is checked, and a malformed one names the file, the field and the problem."""
 
+import dataclasses
+
 import pytest
 
+from vllm_course.consistency import lesson_problems, problems
 from vllm_course.manifest import ManifestError, course, load
 
 GOOD = """
@@ -64,3 +67,21 @@ def test_missing_file(tmp_path):
 def test_unknown_lesson(tmp_path):
     with pytest.raises(ManifestError, match="no lesson 'lesson09'"):
         load(write(tmp_path, GOOD)).lesson("lesson09")
+
+
+def test_every_lesson_has_all_its_parts():
+    """course.yaml, lesson texts, solutions, stubs and graders agree (`course check`)."""
+    assert problems(course()) == []
+
+
+def test_a_missing_part_is_named():
+    lesson = course().lesson("lesson01")
+    renamed = dataclasses.replace(lesson.exercises[0], section="No such section",
+                                  function="not_in_the_solution")
+    found = lesson_problems(dataclasses.replace(lesson, exercises=(renamed,) + lesson.exercises[1:]))
+    assert any("'No such section', which is not a heading of lessons/01-basic-inference/README.md"
+               in p for p in found), found
+    assert any("defines no top-level function not_in_the_solution()" in p for p in found), found
+    assert any("no grader test in graders/lesson01/ is marked @pytest.mark.exercise('not_in_the_solution')"
+               in p for p in found), found
+    assert any("grades 'create_llm', which course.yaml does not list" in p for p in found), found

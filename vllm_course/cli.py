@@ -69,6 +69,24 @@ def _cmd_nbgrader_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from vllm_course.consistency import problems
+    from vllm_course.manifest import ManifestError, course
+
+    try:
+        found = problems(course())
+    except ManifestError as e:
+        found = [str(e)]
+    for problem in found:
+        print(problem)
+    if found:
+        sys.stdout.flush()
+        print(f"course check: {len(found)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"course check: {len(course().lessons)} lessons, every part in place")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="The vLLM course kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     stubs = sub.add_parser("stubs", help="regenerate exercises/ from solutions/ (maintainers)")
     stubs.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. lesson01 (default: all)")
     stubs.set_defaults(func=_cmd_stubs)
+
+    check = sub.add_parser("check", help="check that every lesson has all its parts (maintainers)")
+    check.set_defaults(func=_cmd_check)
     return parser
 
 

@@ -57,10 +57,15 @@ def student_traceback(exc: BaseException, student_file: Path | None) -> str:
     return f"{lines}\n{type(exc).__name__}: {exc}"
 
 
+def anchor(heading: str) -> str:
+    """The fragment GitHub (and most Markdown viewers) give a heading: lower
+    case, spaces to hyphens, punctuation other than - and _ dropped."""
+    return "".join(c for c in heading.lower().replace(" ", "-") if c.isalnum() or c in "-_")
+
+
 def section_link(lesson: Lesson, section: str) -> str:
     readme = Path(lesson.folder) / "README.md"
-    anchor = "".join(c for c in section.lower().replace(" ", "-") if c.isalnum() or c == "-")
-    return f"{readme}#{anchor}"
+    return f"{readme}#{anchor(section)}"
 
 
 def render(lesson: Lesson, function: str, exc: BaseException) -> str:

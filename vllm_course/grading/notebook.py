@@ -53,7 +53,6 @@ def _kit(lesson, namespace: dict) -> Kit:
     if kit is None:
         from vllm_course.model_resolution import resolve
 
-        os.environ.setdefault("TQDM_DISABLE", "1")
         kit = Kit(student, resolve().model)
         _kits[lesson.id] = kit
     kit.student = student  # the latest definitions of the student's functions

@@ -1,0 +1,82 @@
+"""`course check`: does every lesson in course.yaml have all its parts?
+
+For each exercise `f` of lesson `lessonNN`: the lesson README has the section
+course.yaml names, the solution file defines `f` (in course.yaml's order) with
+a solution region, the committed stub is generated from the solution, and at
+least one grader test is marked @pytest.mark.exercise("f"). Static: reads files,
+imports nothing of vLLM, so it runs in a second.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from vllm_course.manifest import REPO_ROOT, Course, Lesson
+from vllm_course.stubs import StubError, exercise_path, expected_stub, solution_path
+
+
+def _headings(readme: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", readme.read_text(encoding="utf-8"), flags=re.S)
+    return {m.group(1).strip() for m in re.finditer(r"^#{2,3} +(.+?)\s*$", text, flags=re.M)}
+
+
+def _graded_exercises(lesson: Lesson) -> set[str]:
+    """The names in @pytest.mark.exercise("...") decorators of graders/<id>/test_*.py."""
+    found = set()
+    for path in (REPO_ROOT / "graders" / lesson.id).glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "exercise" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                found.add(node.args[0].value)
+    return found
+
+
+def lesson_problems(lesson: Lesson) -> list[str]:
+    problems = []
+    wanted = [e.function for e in lesson.exercises]
+    readme = REPO_ROOT / lesson.folder / "README.md"
+    if not readme.is_file():
+        problems.append(f"{lesson.id}: no lesson text {readme.relative_to(REPO_ROOT)}")
+    else:
+        headings = _headings(readme)
+        for e in lesson.exercises:
+            if e.section not in headings:
+                problems.append(f"{lesson.id}.{e.function}: course.yaml names the section "
+                                f"{e.section!r}, which is not a heading of {lesson.folder}/README.md")
+    solution = solution_path(lesson)
+    if not solution.is_file():
+        problems.append(f"{lesson.id}: no solution file {solution.relative_to(REPO_ROOT)}")
+    else:
+        tree = ast.parse(solution.read_text(encoding="utf-8"))
+        defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted]
+        for f in wanted:
+            if f not in defined:
+                problems.append(f"{lesson.id}.{f}: {solution.relative_to(REPO_ROOT)} defines no "
+                                f"top-level function {f}()")
+        if sorted(defined, key=wanted.index) != defined:
+            problems.append(f"{lesson.id}: the exercises in {solution.relative_to(REPO_ROOT)} are in "
+                            f"the order {defined}, course.yaml lists {wanted}: keep one order")
+        try:
+            stub = expected_stub(lesson)
+        except StubError as e:
+            problems.append(f"{lesson.id}: {e}")
+        else:
+            target = exercise_path(lesson)
+            if not target.is_file() or target.read_text(encoding="utf-8") != stub:
+                problems.append(f"{lesson.id}: {target.relative_to(REPO_ROOT)} is not generated "
+                                "from the solution: run `course stubs`")
+    graded = _graded_exercises(lesson)
+    for f in wanted:
+        if f not in graded:
+            problems.append(f"{lesson.id}.{f}: no grader test in graders/{lesson.id}/ is marked "
+                            f"@pytest.mark.exercise({f!r})")
+    for f in sorted(graded - set(wanted)):
+        problems.append(f"{lesson.id}: graders/{lesson.id}/ grades {f!r}, which course.yaml does not list")
+    return problems
+
+
+def problems(course: Course) -> list[str]:
+    return [p for lesson in course.lessons for p in lesson_problems(lesson)]
