@@ -1,0 +1,299 @@
+"""Graders of lesson 3, batching and throughput (points in course.yaml).
+
+Each test takes `student` (the submission's functions) and `kit` (the shared
+engine) and checks real behaviour through vLLM. Whether a function generated
+its prompts in one batch or one by one is read from the engine itself, not
+from timings: while the function runs, a watcher thread samples how many
+requests the engine holds unfinished (llm.llm_engine.get_num_unfinished_requests),
+and the LLM's request counter says how many requests the function submitted.
+One generate call over several prompts holds them all at once; a loop never
+holds more than one. Timings are only checked against the grader's own wall
+clock around the same call, as ratios with generous bounds.
+"""
+
+import math
+import threading
+import time
+
+import pytest
+from vllm import SamplingParams
+from vllm.outputs import RequestOutput
+
+from vllm_course.grading import expect
+from vllm_course.grading.feedback import describe_type
+
+# Prompts whose greedy continuations the offline model knows by heart: over
+# their first 12 tokens the best token leads the next by a wide margin and no
+# end-of-sequence token comes, so every completion has exactly max_tokens
+# tokens and batched and one-by-one runs agree.
+PROMPTS = [
+    "Hello, my name is",
+    "The president of the United States is",
+    "The capital of France is",
+    "The future of AI is",
+    "Hi, my name is",
+    "A president signs",
+    "Good morning.",
+    "The server",
+]
+A, B, C, D, E, F, G, H = PROMPTS
+TIME_EPSILON = 1e-3  # seconds: clock reads around the call
+
+
+def greedy(max_tokens: int, **extra) -> SamplingParams:
+    return SamplingParams(temperature=0, max_tokens=max_tokens, **extra)
+
+
+class EngineWatch:
+    """While its block runs: samples the engine's unfinished requests every
+    millisecond (with the perf_counter interval of each read), counts the
+    requests submitted, and takes the wall clock."""
+
+    def __init__(self, llm):
+        self.llm = llm
+        self.samples: list[tuple[float, float, int]] = []  # (before, after, unfinished)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        engine = self.llm.llm_engine
+        while not self._stop.is_set():
+            before = time.perf_counter()
+            unfinished = engine.get_num_unfinished_requests()
+            self.samples.append((before, time.perf_counter(), unfinished))
+            self._stop.wait(0.001)
+
+    def __enter__(self):
+        self._first_request = self.llm.request_counter.counter
+        self._thread.start()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._start
+        self._stop.set()
+        self._thread.join()
+        self.submitted = self.llm.request_counter.counter - self._first_request
+        return False
+
+    @property
+    def peak(self) -> int:
+        return max((n for _, _, n in self.samples), default=0)
+
+    def batch_seconds(self) -> float:
+        """A lower bound on how long several requests were in flight together:
+        the engine was seen holding two or more between these reads."""
+        busy = [(before, after) for before, after, n in self.samples if n >= 2]
+        return busy[-1][0] - busy[0][1] if len(busy) >= 2 else 0.0
+
+
+def watched(kit, function, *args):
+    """Call function(*args) under an EngineWatch; return (result, watch)."""
+    with EngineWatch(kit.llm) as watch:
+        result = function(*args)
+    return result, watch
+
+
+def kit_texts(kit, prompts, params) -> list[str]:
+    """The kit's own run of the same request (same prompts, same batch)."""
+    return [o.outputs[0].text for o in kit.llm.generate(prompts, params, use_tqdm=False)]
+
+
+def kit_texts_one_by_one(kit, prompts, params) -> list[str]:
+    by_prompt = {p: kit_texts(kit, [p], params)[0] for p in dict.fromkeys(prompts)}
+    return [by_prompt[p] for p in prompts]
+
+
+def check_texts(texts, prompts, reference, max_tokens):
+    expect(isinstance(texts, list), f"expected a list of strings, got {describe_type(texts)}")
+    expect(len(texts) == len(prompts),
+           f"expected {len(prompts)} texts for {len(prompts)} prompts (duplicates included), "
+           f"got {len(texts)}")
+    for i, text in enumerate(texts):
+        expect(isinstance(text, str), f"item {i}: expected the generated text (a str), "
+                                      f"got {describe_type(text)}")
+    for i, (got, want) in enumerate(zip(texts, reference)):
+        expect(got == want,
+               f"item {i} (prompt {prompts[i]!r}, greedy, max_tokens={max_tokens}): expected "
+               f"{want!r}, got {got!r}. Return output.outputs[0].text of each prompt, in the "
+               "order of the prompts, generated with the params you were given")
+
+
+def check_submitted(watch, prompts, what):
+    expect(watch.submitted == len(prompts),
+           f"expected {len(prompts)} requests for {len(prompts)} prompts, but {what} submitted "
+           f"{watch.submitted}: generate each prompt exactly once")
+
+
+def check_one_call(watch, prompts, what):
+    check_submitted(watch, prompts, what)
+    expect(watch.peak >= 2,
+           f"expected one llm.generate call with all {len(prompts)} prompts, so that the engine "
+           f"holds them together; but while {what} ran it never held more than {watch.peak} "
+           "request at a time: the prompts were generated one by one")
+
+
+@pytest.mark.exercise("generate_batched")
+def test_generate_batched(student, kit):
+    # Not the lesson's order, with duplicates, and two lengths.
+    for prompts, max_tokens in (([C, A, D, A, B], 6), ([E, B, B, H, C, G], 10)):
+        params = greedy(max_tokens)
+        texts, watch = watched(kit, student.generate_batched, kit.llm, prompts, params)
+        check_texts(texts, prompts, kit_texts(kit, prompts, params), max_tokens)
+        check_one_call(watch, prompts, "generate_batched")
+
+
+@pytest.mark.exercise("generate_looped")
+def test_generate_looped(student, kit):
+    for prompts, max_tokens in (([D, B, A, B], 7), ([G, C, E, H, C], 11)):
+        params = greedy(max_tokens)
+        texts, watch = watched(kit, student.generate_looped, kit.llm, prompts, params)
+        check_texts(texts, prompts, kit_texts_one_by_one(kit, prompts, params), max_tokens)
+        check_submitted(watch, prompts, "generate_looped")
+        expect(watch.peak <= 1,
+               f"expected one llm.generate call per prompt, one after the other; but the engine "
+               f"held {watch.peak} requests at once while generate_looped ran: that is one "
+               "batched call. Loop over the prompts and pass [prompt] to each call")
+
+
+@pytest.mark.exercise("generate_per_prompt")
+def test_generate_per_prompt(student, kit):
+    # The same prompt twice with different lengths: each request has its own.
+    for prompts, lengths in (([A, B, A, C, F], [7, 2, 11, 1, 5]), ([H, D, E], [9, 4, 6])):
+        outs, watch = watched(kit, student.generate_per_prompt, kit.llm, prompts, lengths)
+        expect(isinstance(outs, list),
+               f"expected a list of RequestOutput, got {describe_type(outs)}")
+        expect(len(outs) == len(prompts),
+               f"expected {len(prompts)} outputs for {len(prompts)} prompts, got {len(outs)}")
+        for i, out in enumerate(outs):
+            expect(isinstance(out, RequestOutput),
+                   f"item {i}: expected a RequestOutput, got {describe_type(out)}")
+        got_prompts = [o.prompt for o in outs]
+        expect(got_prompts == prompts,
+               f"outputs must be in prompt order: expected {prompts}, got {got_prompts}")
+        got_lengths = [len(o.outputs[0].token_ids) for o in outs]
+        expect(got_lengths == lengths,
+               f"with max_tokens {lengths} the completions should have {lengths} tokens, got "
+               f"{got_lengths}: give each prompt its own SamplingParams(max_tokens=...)")
+        reference = kit.llm.generate(prompts, [greedy(m) for m in lengths], use_tqdm=False)
+        for i, (out, ref) in enumerate(zip(outs, reference)):
+            expect(list(out.outputs[0].token_ids) == list(ref.outputs[0].token_ids),
+                   f"item {i} (prompt {prompts[i]!r}): expected the greedy tokens "
+                   f"{list(ref.outputs[0].token_ids)}, got {list(out.outputs[0].token_ids)}: "
+                   "use temperature=0 in every SamplingParams")
+        check_one_call(watch, prompts, "generate_per_prompt")
+
+
+def _expect_count(student, outs, description):
+    expected = sum(len(c.token_ids) for o in outs for c in o.outputs)
+    got = student.count_generated_tokens(outs)
+    expect(isinstance(got, int) and not isinstance(got, bool),
+           f"expected an int, got {describe_type(got)}")
+    per_output = [[len(c.token_ids) for c in o.outputs] for o in outs]
+    expect(got == expected,
+           f"{description}: expected {expected} tokens (token ids per completion of each output: "
+           f"{per_output}), got {got}")
+
+
+@pytest.mark.exercise("count_generated_tokens")
+def test_count_generated_tokens(student, kit):
+    llm = kit.llm
+    lengths = [3, 8, 5]
+    outs = llm.generate([A, C, E], [greedy(m, ignore_eos=True) for m in lengths], use_tqdm=False)
+    _expect_count(student, outs, "three outputs of one completion each")
+
+    # n > 1: every completion counts, not only outputs[0].
+    sampled = [SamplingParams(n=3, temperature=1.0, seed=seed, max_tokens=m, ignore_eos=True)
+               for seed, m in ((11, 4), (12, 6))]
+    outs = llm.generate([B, D], sampled, use_tqdm=False)
+    expect([len(o.outputs) for o in outs] == [3, 3], "the kit's n=3 run gave the wrong shape")
+    _expect_count(student, outs, "two outputs of three completions each (n=3)")
+
+    # A completion that ends on the end-of-sequence token: its id counts too.
+    outs = llm.generate(["My name is"], greedy(40), use_tqdm=False)
+    _expect_count(student, outs, "one output that stopped on its own")
+    _expect_count(student, [], "no outputs at all")
+
+
+@pytest.mark.exercise("measure_throughput")
+def test_measure_throughput(student, kit):
+    keys = {"tokens", "seconds", "tokens_per_second"}
+    for prompts, max_tokens in (([A, D, B], 7), ([H, C, E, C, F], 12)):
+        # Greedy, no early stop, fixed length: the true count is known.
+        params = greedy(max_tokens, ignore_eos=True)
+        kit.llm.generate(prompts, params, use_tqdm=False)  # warm up, outside the watch
+        got, watch = watched(kit, student.measure_throughput, kit.llm, prompts, params)
+        expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
+        expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+        tokens, seconds, rate = got["tokens"], got["seconds"], got["tokens_per_second"]
+        expected = len(prompts) * max_tokens
+        expect(tokens == expected and not isinstance(tokens, bool),
+               f"'tokens': {len(prompts)} prompts x max_tokens={max_tokens} (ignore_eos) "
+               f"generate {expected} tokens, got {tokens!r}")
+        check_one_call(watch, prompts, "measure_throughput")
+        expect(isinstance(seconds, (int, float)) and seconds > 0,
+               f"'seconds': expected a positive number of seconds, got {seconds!r}")
+        expect(seconds <= watch.wall + TIME_EPSILON,
+               f"'seconds': the whole function took {watch.wall:.4f} s by the grader's clock, but "
+               f"you report {seconds:.4f} s: measure seconds (time.perf_counter()), not ms")
+        expect(seconds >= 0.25 * watch.wall and seconds >= watch.batch_seconds(),
+               f"'seconds': the function took {watch.wall:.4f} s and its generate call at least "
+               f"{watch.batch_seconds():.4f} s, but you report {seconds:.4f} s: time the "
+               "generate call itself, from just before it to just after it returns")
+        expect(isinstance(rate, (int, float)) and math.isclose(rate, tokens / seconds,
+                                                               rel_tol=1e-6),
+               f"'tokens_per_second': expected tokens / seconds = {tokens / seconds:.6g}, "
+               f"got {rate!r}")
+
+
+def _compare(student, kit, prompts, params):
+    keys = {"batched_seconds", "looped_seconds", "speedup", "same_texts"}
+    got, watch = watched(kit, student.compare_batching, kit.llm, prompts, params)
+    expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
+    expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+    batched, looped, speedup = got["batched_seconds"], got["looped_seconds"], got["speedup"]
+    for key in ("batched_seconds", "looped_seconds"):
+        expect(isinstance(got[key], (int, float)) and got[key] > 0,
+               f"{key!r}: expected a positive number of seconds, got {got[key]!r}")
+    both = batched + looped
+    expect(both <= watch.wall + TIME_EPSILON,
+           f"the whole function took {watch.wall:.4f} s by the grader's clock, but batched "
+           f"{batched:.4f} s + looped {looped:.4f} s = {both:.4f} s: measure seconds with "
+           "time.perf_counter()")
+    expect(both >= 0.25 * watch.wall,
+           f"the function took {watch.wall:.4f} s but batched + looped is only {both:.4f} s: "
+           "time each call from just before it to just after it returns")
+    expect(isinstance(speedup, (int, float)) and math.isclose(speedup, looped / batched,
+                                                              rel_tol=1e-6),
+           f"'speedup': expected looped_seconds / batched_seconds = {looped / batched:.6g}, "
+           f"got {speedup!r}")
+    expect(isinstance(got["same_texts"], bool),
+           f"'same_texts': expected a bool, got {describe_type(got['same_texts'])}")
+    return got
+
+
+@pytest.mark.exercise("compare_batching")
+def test_compare_batching(student, kit):
+    prompts = [B, A, F, D, C, A]
+    kit.llm.generate(prompts, greedy(8), use_tqdm=False)  # warm up
+    got = _compare(student, kit, prompts, greedy(8))
+    expect(got["same_texts"] is True,
+           "'same_texts': greedy decoding gives these prompts the same texts batched and one "
+           "by one, so expected True, got False: compare the two lists of texts")
+    # Unseeded sampling at temperature 2: 3 prompts x 16 tokens drawn twice
+    # from a wide distribution cannot all come out the same (measured: 40
+    # samples of 16 tokens per prompt were all different).
+    got = _compare(student, kit, [C, A, D], SamplingParams(temperature=2.0, max_tokens=16))
+    expect(got["same_texts"] is False,
+           "'same_texts': random sampling at temperature 2 gave different texts in the two "
+           "runs, so expected False, got True: compare the texts the two runs returned")
+
+
+@pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
+@pytest.mark.exercise("generate_batched")
+def test_generate_batched_on_a_bigger_batch(student, kit):
+    prompts = [H, G, F, E, D, C, B, A, A, H, B, G]
+    params = greedy(5)
+    texts, watch = watched(kit, student.generate_batched, kit.llm, prompts, params)
+    check_texts(texts, prompts, kit_texts(kit, prompts, params), 5)
+    check_one_call(watch, prompts, "generate_batched")
