@@ -1,8 +1,9 @@
 """Instructor grading with real nbgrader and real vLLM, end to end, on CPU.
 
-course nbgrader build -> generate_assignment -> three submissions (reference,
-untouched release, one planted mistake) -> autograde -> generate_feedback ->
-export to CSV; exact scores, and the wrong exercise's message in its feedback.
+For every lesson in course.yaml: course nbgrader build -> generate_assignment
+-> three submissions (reference, untouched release, one planted mistake) ->
+autograde -> generate_feedback -> export to CSV; exact scores, and the wrong
+exercise's message in its feedback.
 """
 
 import csv
@@ -18,9 +19,9 @@ import pytest
 from grading_helpers import PLANTED, replace_solution
 from vllm_course.manifest import course
 from vllm_course.nbgrader_build import build, filled_submission
+from vllm_course.stubs import solution_regions
 
-LESSON = course().lesson("lesson01")
-WRONG = "extract_completions"
+LESSONS = list(course().lessons)
 BIN = Path(sys.executable).parent
 
 
@@ -50,45 +51,60 @@ def test_build_is_deterministic(tmp_path):
         assert x.read_bytes() == y.read_bytes(), x.name
 
 
-def test_pipeline(tmp_path, offline_model_path):
+def longest_solution_line(code):
+    lines = code.splitlines()
+    inside = [l.strip() for begin, end, _ in solution_regions(code) for l in lines[begin + 1:end]]
+    return max(inside, key=len)
+
+
+def wrong_exercise(lesson):
+    """The exercise whose planted mistake carol submits: the first one listed."""
+    return next(iter(PLANTED[lesson.id]))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
+def test_pipeline(lesson, tmp_path, offline_model_path):
+    name, wrong_fn = lesson.id, wrong_exercise(lesson)
     root = tmp_path / "course"
-    done = subprocess.run([str(BIN / "course"), "nbgrader", "build", "lesson01", "--out", str(root)],
+    done = subprocess.run([str(BIN / "course"), "nbgrader", "build", name, "--out", str(root)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     env = dict(os.environ, VLLM_COURSE_MODEL=offline_model_path,
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    source = root / "source" / "lesson01" / "lesson01.ipynb"
+    source = root / "source" / name / f"{name}.ipynb"
     nbgrader(root, "validate", str(source), env=env)
 
-    nbgrader(root, "generate_assignment", "lesson01", "--force", env=env)
-    release = root / "release" / "lesson01" / "lesson01.ipynb"
+    nbgrader(root, "generate_assignment", name, "--force", env=env)
+    release = root / "release" / name / f"{name}.ipynb"
     text = release.read_text()
     assert "BEGIN SOLUTION" not in text and "HIDDEN" not in text
-    assert "SamplingParams(temperature=0.8, top_p=0.95)" not in text  # no solution code
     assert "hidden=True" not in text
+    reference = {grade_id(c): "".join(c["source"]) for c in cells(source)}
+    for e in lesson.exercises:  # no solution code is released
+        solution = longest_solution_line(reference[e.function])
+        assert solution not in text, f"{e.function}: {solution!r} is in the release"
     nbgrader(root, "validate", "--invert", str(release), env=env)
 
     submitted = root / "submitted"
-    submit(submitted / "alice" / "lesson01" / "lesson01.ipynb", release, source)
-    (submitted / "bob" / "lesson01").mkdir(parents=True)
-    shutil.copy(release, submitted / "bob" / "lesson01" / "lesson01.ipynb")
-    reference = {grade_id(c): "".join(c["source"]) for c in cells(source)}
-    wrong = replace_solution(reference[WRONG], WRONG, PLANTED["lesson01"][WRONG])
-    submit(submitted / "carol" / "lesson01" / "lesson01.ipynb", release, source, {WRONG: wrong})
+    submit(submitted / "alice" / name / f"{name}.ipynb", release, source)
+    (submitted / "bob" / name).mkdir(parents=True)
+    shutil.copy(release, submitted / "bob" / name / f"{name}.ipynb")
+    wrong = replace_solution(reference[wrong_fn], wrong_fn, PLANTED[name][wrong_fn])
+    submit(submitted / "carol" / name / f"{name}.ipynb", release, source, {wrong_fn: wrong})
     for student in ("alice", "bob", "carol"):
         nbgrader(root, "db", "student", "add", student, env=env)
 
-    nbgrader(root, "autograde", "lesson01", "--force", env=env)
-    nbgrader(root, "generate_feedback", "lesson01", "--force", env=env)
+    nbgrader(root, "autograde", name, "--force", env=env)
+    nbgrader(root, "generate_feedback", name, "--force", env=env)
     nbgrader(root, "export", env=env)
 
     with open(root / "grades.csv") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    full = LESSON.max_points
+    full = lesson.max_points
     assert scores == {"alice": full, "bob": 0.0,
-                      "carol": full - LESSON.exercise(WRONG).points}, scores
+                      "carol": full - lesson.exercise(wrong_fn).points}, scores
 
-    html = (root / "feedback" / "carol" / "lesson01" / "lesson01.html").read_text()
-    assert f"{WRONG}: " in html and "Hint:" in html
-    ok_html = (root / "feedback" / "alice" / "lesson01" / "lesson01.html").read_text()
+    html = (root / "feedback" / "carol" / name / f"{name}.html").read_text()
+    assert f"{wrong_fn}: " in html and "Hint:" in html
+    ok_html = (root / "feedback" / "alice" / name / f"{name}.html").read_text()
     assert "all checks passed" in ok_html
