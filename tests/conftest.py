@@ -13,6 +13,19 @@ LESSON_PROMPTS = [
 
 
 @pytest.fixture(scope="session")
+def course_platform_active() -> bool:
+    """Whether the kit's CPU platform runs on this machine: yes without a GPU.
+    Tests of CPU-platform behaviour check the GPU-side equivalent otherwise
+    (the plugin stays out, vLLM's own defaults hold) instead of failing."""
+    import os
+
+    from vllm_course.cpu_platform import SWITCH_ENV, _vllm_accelerator, _vllm_version, decide
+
+    env = {k: v for k, v in os.environ.items() if k != SWITCH_ENV}
+    return decide(env, _vllm_accelerator, _vllm_version()).active
+
+
+@pytest.fixture(scope="session")
 def offline_model_path() -> str:
     from vllm_course import offline_model
 
@@ -28,3 +41,33 @@ def offline_llm(offline_model_path):
     from vllm import LLM
 
     return LLM(model=offline_model_path, dtype="float32", seed=0)
+
+
+# Options of the class-grading runs that the grading tests share: a short
+# check limit for the hang case, a memory limit that the hog case passes.
+CLASS_GRADE_OPTIONS = ("-j", "2", "--time-limit", "30", "--memory-limit", "4")
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """`course grade` run once per lesson over a class of the reference, the
+    stubs and every planted mistake (lesson 1 adds the hostile submissions of
+    hostile.py): (results by student, output, exit status, folder)."""
+    from grading_helpers import course_grade, write_class
+
+    runs = {}
+
+    def run(lesson):
+        if lesson.id not in runs:
+            root = tmp_path_factory.mktemp(f"class-{lesson.id}")
+            write_class(lesson, root / "in")
+            if lesson.id == "lesson01":
+                import hostile
+
+                hostile.write(root / "in", protected=root / "out" / "zz-reference" / "results.json")
+                hostile.write_notebooks(root / "in" / "submitted")
+            runs[lesson.id] = (*course_grade(lesson, root / "in", root / "out",
+                                             *CLASS_GRADE_OPTIONS), root)
+        return runs[lesson.id]
+
+    return run

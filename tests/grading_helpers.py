@@ -48,3 +48,26 @@ def replace_solution(source: str, function: str, body: str) -> str:
             new = textwrap.indent(textwrap.dedent(body).rstrip("\n"), indent).splitlines()
             return "\n".join(lines[:begin] + new + lines[end + 1:]) + "\n"
     raise KeyError(f"no solution region for {function}")
+
+
+def write_class(lesson: Lesson, folder: Path) -> None:
+    """A class of plain-file submissions: the reference solution (graded last:
+    its id sorts last), the untouched stubs, and each planted mistake."""
+    from vllm_course.stubs import exercise_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zz-reference.py").write_text(solution_path(lesson).read_text())
+    (folder / "stub.py").write_text(exercise_path(lesson).read_text())
+    for function, body in PLANTED[lesson.id].items():
+        (folder / f"mistake-{function}.py").write_text(with_body(lesson, function, body))
+
+
+def course_grade(lesson: Lesson, folder: Path, out: Path, *extra: str) -> tuple[dict, str, int]:
+    """Run `course grade`; return ({student: results.json}, its output, exit status)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "course"), "grade", lesson.id, str(folder),
+         "--out", str(out), *extra],
+        capture_output=True, text=True, timeout=3000,
+    )
+    results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
+    return results, done.stdout + done.stderr, done.returncode

@@ -20,7 +20,7 @@ from vllm_course.manifest import REPO_ROOT, course
 
 FENCE = re.compile(r"(<!-- no-run: needs network -->\s*\n)?```(\w*)\n(.*?)```", re.S)
 # Each lesson's README by its id, then every concepts page by its name.
-PAGES = {l.id: REPO_ROOT / l.folder / "README.md" for l in course().lessons}
+PAGES = {l.id: l.readme for l in course().lessons}
 PAGES.update({f"concepts-{p.stem}": p for p in sorted((REPO_ROOT / "lessons" / "concepts").glob("*.md"))})
 
 

@@ -3,7 +3,8 @@
 For every lesson in course.yaml: course nbgrader build -> generate_assignment
 -> three submissions (reference, untouched release, one planted mistake) ->
 autograde -> generate_feedback -> export to CSV; exact scores, and the wrong
-exercise's message in its feedback.
+exercise's message in its feedback; then `course grade` on the same submitted/
+folder gives the same scores.
 """
 
 import csv
@@ -108,3 +109,12 @@ def test_pipeline(lesson, tmp_path, offline_model_path):
     assert f"{wrong_fn}: " in html and "Hint:" in html
     ok_html = (root / "feedback" / "alice" / name / f"{name}.html").read_text()
     assert "all checks passed" in ok_html
+
+    # `course grade` reads the same submitted/ folder and agrees with nbgrader.
+    done = subprocess.run([str(BIN / "course"), "grade", name, str(root), "--out",
+                           str(tmp_path / "grades")], capture_output=True, text=True,
+                          timeout=1800, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "grades" / "grades.csv") as f:
+        ours = {row["student"]: float(row["total"]) for row in csv.DictReader(f)}
+    assert ours == scores, (ours, scores)

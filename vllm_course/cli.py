@@ -18,7 +18,9 @@ def _cmd_model(args: argparse.Namespace) -> int:
     print(f"path:   {chosen.model}")
     print(f"source: {chosen.source} ({chosen.reason})")
     if chosen.source == "offline":
-        print("To use the real model: hf download facebook/opt-125m")
+        from vllm_course.manifest import course
+
+        print(f"To use the real model: hf download {course().default_model}")
     return 0
 
 
@@ -87,6 +89,33 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lesson_or_exit(lesson_id: str, command: str):
+    """The lesson named, or exit 2 with the closest matches."""
+    import difflib
+
+    from vllm_course.manifest import ManifestError, course
+
+    try:
+        return course().lesson(lesson_id)
+    except ManifestError:
+        known = [l.id for l in course().lessons]
+        close = difflib.get_close_matches(lesson_id, known, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        print(f"{command}: no lesson {lesson_id!r} in course.yaml (lessons: "
+              f"{', '.join(known)}).{hint}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vllm_course.class_grading import grade_class, limits_from
+
+    lesson = _lesson_or_exit(args.lesson, "course grade")
+    return grade_class(lesson, Path(args.folder), Path(args.out), jobs=args.jobs,
+                       force=args.force, limits=limits_from(args), sandbox=not args.no_sandbox)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="The vLLM course kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.set_defaults(func=_cmd_model)
     model_sub = model.add_subparsers(dest="model_command")
     build = model_sub.add_parser("build", help="build the offline stand-in model")
-    build.add_argument("recipe", nargs="?", default="tiny", choices=["tiny", "opt-125m-shape"])
+    from vllm_course.offline_model import RECIPES  # stdlib only: cheap at start-up
+
+    build.add_argument("recipe", nargs="?", default="tiny", choices=sorted(RECIPES))
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.set_defaults(func=_cmd_model_build)
 
@@ -109,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     stubs = sub.add_parser("stubs", help="regenerate exercises/ from solutions/ (maintainers)")
     stubs.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. lesson01 (default: all)")
     stubs.set_defaults(func=_cmd_stubs)
+
+    grade = sub.add_parser("grade", help="grade a class's submissions of one lesson (instructors)")
+    grade.add_argument("lesson", metavar="LESSON", help="e.g. lesson01")
+    grade.add_argument("folder", metavar="FOLDER",
+                       help="submissions: <student>.py, <student>/<exercise file>, or nbgrader's "
+                            "submitted/<student>/<lesson>/*.ipynb")
+    grade.add_argument("--out", required=True, metavar="DIR",
+                       help="where grades.csv and <student>/results.json go")
+    grade.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                       help="submissions graded at once (default: what cores and memory allow)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade submissions whose results are already up to date")
+    grade.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                       help="per check (default from vllm_course/grading/limits.py)")
+    grade.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                       help="per submission (default from vllm_course/grading/limits.py)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run submissions without namespaces or a uid of their own "
+                            "(limits on time, memory and output still hold)")
+    grade.set_defaults(func=_cmd_grade)
 
     check = sub.add_parser("check", help="check that every lesson has all its parts (maintainers)")
     check.set_defaults(func=_cmd_check)

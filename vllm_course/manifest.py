@@ -37,6 +37,35 @@ class Lesson:
     exercise_file: str  # file name inside exercises/<id>/ and solutions/<id>/
     exercises: tuple[Exercise, ...]
 
+    # Every layout path of a lesson is built here, and only here.
+    @property
+    def exercise_path(self) -> Path:
+        return REPO_ROOT / "exercises" / self.id / self.exercise_file
+
+    @property
+    def solution_path(self) -> Path:
+        return REPO_ROOT / "solutions" / self.id / self.exercise_file
+
+    @property
+    def graders_dir(self) -> Path:
+        return REPO_ROOT / "graders" / self.id
+
+    def grader_files(self) -> list[Path]:
+        return sorted(self.graders_dir.glob("test_*.py"))
+
+    @property
+    def readme(self) -> Path:
+        return REPO_ROOT / self.readme_link
+
+    @property
+    def readme_link(self) -> str:
+        """The README's path from the repository root, as lessons and feedback link it."""
+        return f"{self.folder}/README.md"
+
+    @property
+    def notebook_name(self) -> str:
+        return f"{self.id}.ipynb"
+
     @property
     def max_points(self) -> int:
         return sum(e.points for e in self.exercises)

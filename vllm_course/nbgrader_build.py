@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from vllm_course.grading import registry
-from vllm_course.manifest import REPO_ROOT, Course, Lesson
+from vllm_course.manifest import Course, Lesson
 from vllm_course.stubs import BEGIN, END, STUB, solution_path, solution_regions
 
 CONFIG = '''\
@@ -27,9 +27,10 @@ c.CourseDirectory.course_id = "vllm-course"
 # kit's exercise files (vllm_course/stubs.py).
 c.ClearSolutions.code_stub = {{"python": {stub!r}}}
 
-# Autograding starts a fresh kernel per notebook; the first check loads the
-# model (about 10 s for the offline model on two CPU cores, more for the real
-# opt-125m): give every cell room for that. The kernel is the course Python.
+# Autograding starts a fresh kernel per notebook. A test cell runs all checks
+# of one exercise, each under the kit's per-check limit (which includes
+# loading the model): the cell timeout is derived from it
+# (vllm_course/grading/limits.py). The kernel is the course Python.
 c.Execute.timeout = {timeout}
 c.Execute.kernel_name = "python3"
 c.Execute.interrupt_on_timeout = True
@@ -64,7 +65,7 @@ def _sections(readme: str) -> dict[str, str]:
 
 
 def _intro(lesson: Lesson) -> str:
-    readme = (REPO_ROOT / lesson.folder / "README.md").read_text(encoding="utf-8")
+    readme = lesson.readme.read_text(encoding="utf-8")
     sections = _sections(readme)
     exercises = sections.get("Exercises", "")
     return (f"{sections['']}\n\n"
@@ -142,17 +143,21 @@ def notebook(lesson: Lesson) -> dict:
 
 
 def build(course: Course, out: Path, lesson_ids: list[str] | None = None,
-          timeout: int = 600) -> list[Path]:
+          timeout: int | None = None) -> list[Path]:
     import nbformat
 
     lessons = [course.lesson(i) for i in lesson_ids] if lesson_ids else list(course.lessons)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "nbgrader_config.py"]
+    if timeout is None:
+        from vllm_course.grading.limits import DEFAULT
+
+        timeout = int(DEFAULT.notebook_cell_seconds)
     written[0].write_text(CONFIG.format(stub="\n".join(STUB), timeout=timeout), encoding="utf-8")
     for lesson in lessons:
         nb = nbformat.from_dict(notebook(lesson))
         nbformat.validate(nb)
-        target = out / "source" / lesson.id / f"{lesson.id}.ipynb"
+        target = out / "source" / lesson.id / lesson.notebook_name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
         written.append(target)

@@ -64,11 +64,11 @@ def make_stub(source: str, origin: str = "<solution>") -> str:
 
 
 def solution_path(lesson: Lesson) -> Path:
-    return REPO_ROOT / "solutions" / lesson.id / lesson.exercise_file
+    return lesson.solution_path
 
 
 def exercise_path(lesson: Lesson) -> Path:
-    return REPO_ROOT / "exercises" / lesson.id / lesson.exercise_file
+    return lesson.exercise_path
 
 
 def expected_stub(lesson: Lesson) -> str:

@@ -66,55 +66,6 @@ def throughput(model: str) -> None:
           " (same dtype on both sides)")
 
 
-def _timed(cmd: list[str], cwd, env) -> tuple[float, subprocess.CompletedProcess]:
-    import time
-
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"bench: `{' '.join(cmd)}` failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    return seconds, done
-
-
-def grading_wall_time(offline: str) -> None:
-    from vllm_course.manifest import REPO_ROOT
-
-    env = dict(os.environ, VLLM_COURSE_MODEL=offline)
-    cmd = [sys.executable, "-m", "pytest", "exercises/lesson01", "--target", "solutions", "-q"]
-    seconds, done = _timed(cmd, REPO_ROOT, env)
-    score = [l for l in done.stdout.splitlines() if l.startswith("lesson01:")]
-    print(f"Grading: pytest exercises/lesson01 --target solutions, offline model: "
-          f"{seconds:.1f} s wall (goal: <= 15 s), {score[0] if score else 'no score line'}",
-          flush=True)
-
-
-def autograde_wall_time(offline: str) -> None:
-    import json
-    import tempfile
-    from pathlib import Path
-
-    from vllm_course.manifest import course
-    from vllm_course.nbgrader_build import build, filled_submission
-
-    bindir = Path(sys.executable).parent
-    env = dict(os.environ, VLLM_COURSE_MODEL=offline,
-               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        build(course(), root, ["lesson01"])
-        _timed([str(bindir / "nbgrader"), "generate_assignment", "lesson01", "--force"], root, env)
-        release = root / "release" / "lesson01" / "lesson01.ipynb"
-        source = root / "source" / "lesson01" / "lesson01.ipynb"
-        dest = root / "submitted" / "alice" / "lesson01" / "lesson01.ipynb"
-        dest.parent.mkdir(parents=True)
-        dest.write_text(json.dumps(filled_submission(release, source)))
-        _timed([str(bindir / "nbgrader"), "db", "student", "add", "alice"], root, env)
-        seconds, _ = _timed([str(bindir / "nbgrader"), "autograde", "lesson01", "--force"],
-                            root, env)
-    print(f"nbgrader: autograding one lesson01 submission: {seconds:.1f} s wall", flush=True)
-
-
 def _prompts():
     from vllm_course.bench.workers import PROMPTS
 
@@ -126,9 +77,11 @@ def main() -> int:
 
     model = offline_model.ensure_built("opt-125m-shape")
     offline = str(offline_model.ensure_built("tiny"))
+    from vllm_course.bench.grading import class_grading_ratio, regrade_ratio
+
     throughput(str(model))
-    grading_wall_time(offline)
-    autograde_wall_time(offline)
+    regrade_ratio(offline)
+    class_grading_ratio(offline)
     return 0
 
 

@@ -32,6 +32,20 @@ class GradingTimeout(GradingFailure):
     pass
 
 
+class Tampering(GradingFailure):
+    """The submission changed what grades it."""
+
+
+class ProcessDied(GradingFailure):
+    """The process running the check ended or was stopped on a limit."""
+
+
+def timeout_message(seconds: float, function: str) -> str:
+    return (f"stopped after {seconds:g} s: the check of {function}() did not finish. "
+            "Look for a loop that never ends or a very large max_tokens "
+            "(--time-limit changes the limit).")
+
+
 def expect(condition: bool, message: str) -> None:
     """Fail the check with `message` unless `condition` holds."""
     if not condition:
@@ -64,8 +78,7 @@ def anchor(heading: str) -> str:
 
 
 def section_link(lesson: Lesson, section: str) -> str:
-    readme = Path(lesson.folder) / "README.md"
-    return f"{readme}#{anchor(section)}"
+    return f"{lesson.readme_link}#{anchor(section)}"
 
 
 def render(lesson: Lesson, function: str, exc: BaseException) -> str:
@@ -75,6 +88,9 @@ def render(lesson: Lesson, function: str, exc: BaseException) -> str:
         head = f"{function}: not implemented yet."
     elif isinstance(exc, GradingFailure):
         head = f"{function}: {exc}"
+    elif isinstance(exc, SystemExit):  # left alone by Student: argparse exits on purpose
+        head = (f"{function}: your code called sys.exit({exc.code!r}) during the check, which "
+                "ends the program instead of returning: return a value instead")
     else:  # a bug in a check or in the kit, not the student's fault: say so
         head = (f"{function}: the grader itself failed ({type(exc).__name__}: {exc}). "
                 "This is a bug in the course kit; please report it.")

@@ -17,10 +17,10 @@ import tempfile
 
 from vllm_course.grading import feedback, registry
 from vllm_course.grading.kit import Kit
+from vllm_course.grading.limits import DEFAULT as LIMITS
 from vllm_course.grading.student import Student
 from vllm_course.manifest import course
 
-CHECK_TIME_LIMIT = 240.0
 _kits: dict[str, Kit] = {}  # one per lesson per kernel: the model loads once
 
 
@@ -72,7 +72,7 @@ def check(lesson_id: str, function: str, namespace: dict, hidden: bool = False) 
         kit = _kit(lesson, namespace)
         for c in selected:
             try:
-                with time_limit(CHECK_TIME_LIMIT, function):
+                with time_limit(LIMITS.check_seconds, function):
                     c.run(student=kit.student, kit=kit)
             except Exception as e:  # noqa: BLE001 - reported as feedback below
                 problem = feedback.render(lesson, function, e)

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from vllm_course.grading import feedback, scoring
+from vllm_course.grading.limits import DEFAULT as LIMITS
 from vllm_course.grading.kit import Kit
 from vllm_course.grading.student import Student
-from vllm_course.manifest import REPO_ROOT, Lesson, course
-
-DEFAULT_TIME_LIMIT = 180.0
+from vllm_course.manifest import Lesson, course
 
 
 def pytest_addoption(parser):
@@ -32,10 +31,14 @@ def pytest_addoption(parser):
     group.addoption("--target", default="exercises",
                     help="what to grade: 'exercises' (default), 'solutions', or a path to a "
                          "file (or folder) with the lesson's functions")
+    group.addoption("--notebook-code", action="store_true",
+                    help="the target holds a notebook's code (its cells but the test cells): "
+                         "grade it as its notebook would be graded")
     group.addoption("--results", default=None, metavar="FILE",
                     help="also write the score in Gradescope's results.json format to FILE")
-    group.addoption("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-                    help=f"stop a grader test after this long (default {DEFAULT_TIME_LIMIT:g})")
+    group.addoption("--time-limit", type=float, default=LIMITS.check_seconds, metavar="SECONDS",
+                    help=f"stop a grader test after this long (default {LIMITS.check_seconds:g}; "
+                         "0: no limit)")
 
 
 def pytest_configure(config):
@@ -46,17 +49,16 @@ def pytest_configure(config):
 
 def _lesson_for_exercise_file(path: Path) -> Lesson | None:
     for lesson in course().lessons:
-        if path.resolve() == (REPO_ROOT / "exercises" / lesson.id / lesson.exercise_file):
+        if path.resolve() == lesson.exercise_path:
             return lesson
     return None
 
 
 def _lesson_for_grader(path: Path) -> Lesson | None:
     parent = path.resolve().parent
-    if parent.parent == REPO_ROOT / "graders":
-        for lesson in course().lessons:
-            if lesson.id == parent.name:
-                return lesson
+    for lesson in course().lessons:
+        if parent == lesson.graders_dir:
+            return lesson
     return None
 
 
@@ -65,7 +67,7 @@ class LessonGraders(pytest.File):
 
     def collect(self):
         lesson = _lesson_for_exercise_file(self.path)
-        graders = sorted((REPO_ROOT / "graders" / lesson.id).glob("test_*.py"))
+        graders = lesson.grader_files()
         if not graders:
             raise pytest.UsageError(f"no grader tests in graders/{lesson.id}/ for {lesson.id}")
         for path in graders:
@@ -89,8 +91,10 @@ class GradingSession:
     # --- what is graded ---------------------------------------------------
     def target_file(self, lesson: Lesson) -> Path:
         target = self.config.getoption("--target")
-        if target in ("exercises", "solutions"):
-            return REPO_ROOT / target / lesson.id / lesson.exercise_file
+        if target == "exercises":
+            return lesson.exercise_path
+        if target == "solutions":
+            return lesson.solution_path
         path = Path(target).expanduser()
         if not path.is_absolute():
             path = Path(self.config.invocation_params.dir) / path
@@ -99,7 +103,10 @@ class GradingSession:
     def student(self, lesson: Lesson) -> Student:
         if lesson.id not in self.students:
             name = f"_graded_{lesson.id}_{len(self.students)}"
-            self.students[lesson.id] = Student.from_file(self.target_file(lesson), name)
+            path = self.target_file(lesson)
+            self.students[lesson.id] = (Student.from_notebook_code(path)
+                                        if self.config.getoption("--notebook-code")
+                                        else Student.from_file(path, name))
         return self.students[lesson.id]
 
     def model(self) -> str:
@@ -193,10 +200,7 @@ def time_limit(seconds: float, function: str):
         return
 
     def stop(signum, frame):
-        raise feedback.GradingTimeout(
-            f"stopped after {seconds:g} s: the check of {function}() did not finish. "
-            "Look for a loop that never ends or a very large max_tokens "
-            "(--time-limit changes the limit).")
+        raise feedback.GradingTimeout(feedback.timeout_message(seconds, function))
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from vllm_course.manifest import REPO_ROOT, Lesson
+from vllm_course.manifest import Lesson
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def _marks(fn) -> list:
 
 def grader_modules(lesson: Lesson) -> list:
     modules = []
-    for path in sorted((REPO_ROOT / "graders" / lesson.id).glob("test_*.py")):
+    for path in lesson.grader_files():
         name = f"_graders_{lesson.id}_{path.stem}"
         if name not in sys.modules:
             spec = importlib.util.spec_from_file_location(name, path)

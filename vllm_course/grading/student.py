@@ -66,6 +66,29 @@ class Student:
             return cls({}, path, broken=e)
         return cls(vars(module), path)
 
+    @classmethod
+    def from_notebook_code(cls, path: Path) -> "Student":
+        """A notebook's code (its cells but the test cells, in one file), run as
+        a kernel runs cells: in a `__main__` namespace, under a pseudo file name,
+        so that the checks treat it exactly as in the notebook (source None)."""
+        where = relative(path)
+        try:
+            code = compile(path.read_text(encoding="utf-8"), f"<notebook {path.name}>", "exec")
+        except OSError:
+            return cls({}, None, broken=SubmissionBroken(f"there is no file {where} to grade."))
+        except SyntaxError as e:
+            return cls({}, None, broken=SubmissionBroken(
+                f"{where} (the notebook's code) line {e.lineno}: SyntaxError: {e.msg}. Nothing "
+                "in it can be graded until it runs: fix that cell and run again."))
+        namespace = {"__name__": "__main__"}
+        try:
+            exec(code, namespace)
+        except BaseException as e:  # noqa: BLE001 - any failure of the cells is the student's
+            return cls({}, None, broken=SubmissionBroken(
+                f"the notebook's cells fail when run, so nothing in it can be graded:\n"
+                f"{student_traceback(e, None)}"))
+        return cls(namespace, None)
+
     def defines(self, name: str) -> bool:
         return self._broken is None and callable(self._ns.get(name))
 
