@@ -4,13 +4,14 @@
 # its metadata) minus the GPU-only ones, then the kit's tools; freeze the lot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VLLM_VERSION=$(sed -n 's/^vllm_version: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' course.yaml)
+VLLM_VERSION=$(python3 vllm_course/versions.py VLLM)  # the one pin of vLLM and torch
+TORCH_VERSION=$(python3 vllm_course/versions.py TORCH)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 python3 -m venv "$TMP/venv"
 PIP="$TMP/venv/bin/python -m pip install -q --disable-pip-version-check"
 echo "lock: installing torch and vllm==$VLLM_VERSION (no deps)"
-$PIP torch==2.13.0
+$PIP "torch==$TORCH_VERSION"
 $PIP --no-deps "vllm==$VLLM_VERSION"
 "$TMP/venv/bin/python" - >"$TMP/runtime.txt" <<'PYEOF'
 # vLLM's declared requirements for this machine, minus GPU-only packages.

@@ -9,8 +9,7 @@ VENV=.venv
 PY=$VENV/bin/python
 LOG=$VENV/setup.log
 STAMP=$VENV/.setup-stamp
-TORCH_VERSION=2.13.0
-VLLM_VERSION=$(sed -n 's/^vllm_version: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' course.yaml)
+VERSIONS=vllm_course/versions.py  # the one pin of vLLM and torch
 
 fail() {  # fail STEP WHY
   echo "setup: FAILED at step '$1': $2" >&2
@@ -36,7 +35,8 @@ PYTHON=${PYTHON:-python3}
 command -v "$PYTHON" >/dev/null || fail "find Python" "no '$PYTHON' on PATH; install Python 3.11 or newer"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
   fail "find Python" "$("$PYTHON" --version 2>&1) is too old: the kit needs Python >= 3.11 (set PYTHON=python3.11)"
-[ -n "$VLLM_VERSION" ] || fail "read course.yaml" "course.yaml has no vllm_version"
+VLLM_VERSION=$("$PYTHON" "$VERSIONS" VLLM) && TORCH_VERSION=$("$PYTHON" "$VERSIONS" TORCH) ||
+  fail "read the pinned versions" "'$PYTHON $VERSIONS' failed"
 
 # 2. Virtual environment
 if [ ! -x "$PY" ]; then
@@ -51,7 +51,7 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q 
 else
   KIND=cpu
 fi
-RECIPE="$KIND $(cat pyproject.toml requirements/cpu.txt scripts/setup.sh | sha256sum | cut -c1-16)"
+RECIPE="$KIND $(cat pyproject.toml requirements/cpu.txt scripts/setup.sh "$VERSIONS" | sha256sum | cut -c1-16)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$RECIPE" ]; then
   PIP=("$PY" -m pip install --disable-pip-version-check)
   if [ "$KIND" = gpu ]; then

@@ -85,3 +85,12 @@ def test_a_missing_part_is_named():
     assert any("no grader test in graders/lesson01/ is marked @pytest.mark.exercise('not_in_the_solution')"
                in p for p in found), found
     assert any("grades 'create_llm', which course.yaml does not list" in p for p in found), found
+
+
+def test_a_drifted_section_name_in_a_docstring_is_named():
+    lesson = course().lesson("lesson01")
+    moved = dataclasses.replace(lesson.exercises[1], section="Generating text")
+    found = lesson_problems(dataclasses.replace(
+        lesson, exercises=(lesson.exercises[0], moved) + lesson.exercises[2:]))
+    assert any(f"{lesson.id}.{moved.function}: its docstring" in p
+               and 'Lesson section: "Generating text".' in p for p in found), found

@@ -6,6 +6,7 @@ from vllm.config import CompilationMode
 from vllm.engine.arg_utils import EngineArgs
 
 from vllm_course.cpu_platform.defaults import COMPILE_ENV, fast_cpu_dtypes
+from vllm_course.vllm_internals import cpu_has_native_bf16
 
 
 def config(path, **kwargs):
@@ -18,10 +19,14 @@ def clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-def test_plain_defaults(offline_model_path):
+def test_plain_defaults(offline_model_path, course_platform_active):
     c = config(offline_model_path)
-    assert c.compilation_config.mode == CompilationMode.NONE
-    assert c.cache_config.kv_cache_memory_bytes == 1024**3
+    if course_platform_active:
+        assert c.compilation_config.mode == CompilationMode.NONE
+        assert c.cache_config.kv_cache_memory_bytes == 1024**3
+    else:  # a GPU machine: the platform is not there, vLLM's own defaults hold
+        assert c.compilation_config.mode != CompilationMode.NONE
+        assert c.cache_config.kv_cache_memory_bytes is None
 
 
 def test_user_choices_are_kept(offline_model_path):
@@ -37,16 +42,22 @@ def test_gpu_memory_utilization_choice_is_kept(offline_model_path):
     assert c.cache_config.kv_cache_memory_bytes is None  # vLLM's own sizing applies
 
 
-def test_env_overrides(offline_model_path, monkeypatch):
+def test_env_overrides(offline_model_path, monkeypatch, course_platform_active):
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2")
     monkeypatch.setenv(COMPILE_ENV, "1")
     c = config(offline_model_path)
-    assert c.cache_config.kv_cache_memory_bytes == 2 * 1024**3  # vLLM's own knob
     assert c.compilation_config.mode != CompilationMode.NONE
+    if course_platform_active:
+        assert c.cache_config.kv_cache_memory_bytes == 2 * 1024**3  # vLLM's own knob
+    else:  # a GPU machine: VLLM_CPU_KVCACHE_SPACE is the CPU backend's, and ignored
+        assert c.cache_config.kv_cache_memory_bytes is None
 
 
-def test_auto_dtype_is_fast_on_this_cpu(offline_model_path):
+def test_auto_dtype_is_fast_on_this_cpu(offline_model_path, course_platform_active):
     c = config(offline_model_path)
+    if not course_platform_active:  # a GPU machine: the checkpoint's half precision
+        assert c.model_config.dtype in (torch.float16, torch.bfloat16)
+        return
     assert c.model_config.dtype in fast_cpu_dtypes()
-    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+    if not cpu_has_native_bf16():
         assert c.model_config.dtype == torch.float32  # half precision is emulated here

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vllm_course.cpu_platform import PLATFORM_CLASS, SWITCH_ENV, decide, register
+from vllm_course.cpu_platform import PLATFORM_CLASS, SWITCH_ENV, decide
 
 no_device = lambda: None  # noqa: E731
 cuda = lambda: "cuda"  # noqa: E731 - what vLLM's CUDA detector reports on a GPU machine
@@ -44,17 +44,19 @@ def test_unknown_switch_value_is_a_clear_error():
         decide({SWITCH_ENV: "maybe"}, no_device, "0.32.0")
 
 
-def test_register_on_this_machine_returns_the_platform():
-    # This machine has no GPU: the entry point vLLM calls must activate.
+def test_register_on_this_machine(course_platform_active):
+    # Without a GPU the entry point vLLM calls must activate; with one it stays out.
     env = {k: v for k, v in os.environ.items() if k != SWITCH_ENV}
     code = "from vllm_course.cpu_platform import register; print(register())"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == PLATFORM_CLASS, out.stderr[-2000:]
+    expected = PLATFORM_CLASS if course_platform_active else "None"
+    assert out.stdout.strip() == expected, out.stderr[-2000:]
 
 
-def test_forced_off_leaves_vllm_without_a_platform():
-    # With the plugin off, stock vLLM 0.32.0 finds no platform on this machine:
-    # exactly the failure the kit exists to prevent.
+def test_forced_off_leaves_vllm_to_itself(course_platform_active):
+    # With the plugin off on a machine without a GPU, stock vLLM 0.32.0 finds
+    # no platform: exactly the failure the kit exists to prevent. On a GPU
+    # machine vLLM finds its own platform.
     env = dict(os.environ, **{SWITCH_ENV: "0"})
     code = (
         "from vllm.platforms import current_platform as p\n"
@@ -62,7 +64,8 @@ def test_forced_off_leaves_vllm_without_a_platform():
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith("UnspecifiedPlatform")
+    assert out.stdout.strip().endswith("UnspecifiedPlatform") == course_platform_active, out.stdout
+    assert "vllm_course" not in out.stdout
 
 
 def test_plugin_is_registered_in_vllms_entry_point_group():
@@ -70,4 +73,3 @@ def test_plugin_is_registered_in_vllms_entry_point_group():
 
     values = [ep.value for ep in entry_points(group="vllm.platform_plugins")]
     assert "vllm_course.cpu_platform:register" in values
-    assert register.__module__ == "vllm_course.cpu_platform"

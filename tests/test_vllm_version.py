@@ -1,6 +1,5 @@
 """The kit refuses a vLLM other than the pinned one, saying what to do."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_installed_vllm_is_the_pinned_one():
-    assert vllm_version.check() == course().vllm_version
+    from vllm_course import versions
+
+    assert vllm_version.check().split("+")[0] == versions.VLLM
 
 
 def test_other_version_is_a_clear_error():
@@ -27,7 +28,32 @@ def test_local_build_tags_are_the_same_release():
     assert "not installed" in vllm_version.mismatch(None, "0.32.0")
 
 
-def test_build_files_pin_what_course_yaml_says():
-    pinned = course().vllm_version
-    assert f'"vllm=={pinned}"' in (ROOT / "pyproject.toml").read_text()
-    assert re.search(rf"^vllm=={re.escape(pinned)}$", (ROOT / "requirements/cpu.txt").read_text(), re.M)
+def test_every_copy_of_a_pinned_version_agrees():
+    from vllm_course.consistency import version_problems
+
+    assert version_problems((ROOT / "pyproject.toml").read_text(),
+                            (ROOT / "requirements/cpu.txt").read_text(),
+                            course().vllm_version) == []
+
+
+def test_course_check_catches_a_drifted_copy():
+    from vllm_course import versions
+    from vllm_course.consistency import version_problems
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    lock = (ROOT / "requirements/cpu.txt").read_text()
+    drifted = pyproject.replace(f"torch=={versions.TORCH}", "torch==2.14.0")
+    assert any("pyproject.toml" in p and "torch" in p for p in version_problems(drifted, lock, versions.VLLM))
+    stale = lock.replace(f"vllm=={versions.VLLM}", "vllm==0.31.0")
+    assert any("requirements/cpu.txt" in p for p in version_problems(pyproject, stale, versions.VLLM))
+    assert any("course.yaml" in p for p in version_problems(pyproject, lock, "0.31.0"))
+
+
+def test_the_plugin_and_the_scripts_read_the_one_pin():
+    from vllm_course import versions
+
+    assert course().vllm_version == versions.VLLM
+    for script in ("scripts/setup.sh", "scripts/lock_cpu_requirements.sh"):
+        text = (ROOT / script).read_text()
+        assert versions.TORCH not in text and versions.VLLM not in text, script
+        assert "vllm_course/versions.py" in text, script

@@ -25,7 +25,7 @@ def _headings(readme: Path) -> set[str]:
 def _graded_exercises(lesson: Lesson) -> set[str]:
     """The names in @pytest.mark.exercise("...") decorators of graders/<id>/test_*.py."""
     found = set()
-    for path in (REPO_ROOT / "graders" / lesson.id).glob("test_*.py"):
+    for path in lesson.grader_files():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "exercise" and node.args
@@ -37,7 +37,7 @@ def _graded_exercises(lesson: Lesson) -> set[str]:
 def lesson_problems(lesson: Lesson) -> list[str]:
     problems = []
     wanted = [e.function for e in lesson.exercises]
-    readme = REPO_ROOT / lesson.folder / "README.md"
+    readme = lesson.readme
     if not readme.is_file():
         problems.append(f"{lesson.id}: no lesson text {readme.relative_to(REPO_ROOT)}")
     else:
@@ -45,13 +45,20 @@ def lesson_problems(lesson: Lesson) -> list[str]:
         for e in lesson.exercises:
             if e.section not in headings:
                 problems.append(f"{lesson.id}.{e.function}: course.yaml names the section "
-                                f"{e.section!r}, which is not a heading of {lesson.folder}/README.md")
+                                f"{e.section!r}, which is not a heading of {lesson.readme_link}")
     solution = solution_path(lesson)
     if not solution.is_file():
         problems.append(f"{lesson.id}: no solution file {solution.relative_to(REPO_ROOT)}")
     else:
         tree = ast.parse(solution.read_text(encoding="utf-8"))
         defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted]
+        docs = {n.name: ast.get_docstring(n) or "" for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for e in lesson.exercises:
+            line = f'Lesson section: "{e.section}".'
+            if e.function in docs and line not in docs[e.function]:
+                problems.append(f"{lesson.id}.{e.function}: its docstring in "
+                                f"{solution.relative_to(REPO_ROOT)} must say {line} "
+                                "(the section course.yaml names)")
         for f in wanted:
             if f not in defined:
                 problems.append(f"{lesson.id}.{f}: {solution.relative_to(REPO_ROOT)} defines no "
@@ -78,5 +85,27 @@ def lesson_problems(lesson: Lesson) -> list[str]:
     return problems
 
 
+def version_problems(pyproject: str, cpu_lock: str, course_vllm: str) -> list[str]:
+    """Where a copy of a pinned version (vllm_course/versions.py) has drifted."""
+    from vllm_course import versions
+
+    found = []
+    pins = {"vllm": versions.VLLM, "torch": versions.TORCH}
+    for name, pinned in pins.items():
+        if f'"{name}=={pinned}"' not in pyproject:
+            found.append(f"pyproject.toml: dependencies must pin \"{name}=={pinned}\" "
+                         "(vllm_course/versions.py)")
+    if not re.search(rf"^vllm=={re.escape(versions.VLLM)}$", cpu_lock, re.M):
+        found.append(f"requirements/cpu.txt: must pin vllm=={versions.VLLM} "
+                     "(vllm_course/versions.py): run `make lock`")
+    if course_vllm != versions.VLLM:
+        found.append(f"course.yaml: vllm_version is {course_vllm!r}, but the kit is pinned to "
+                     f"{versions.VLLM!r} (vllm_course/versions.py)")
+    return found
+
+
 def problems(course: Course) -> list[str]:
-    return [p for lesson in course.lessons for p in lesson_problems(lesson)]
+    versions = version_problems((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"),
+                                (REPO_ROOT / "requirements" / "cpu.txt").read_text(encoding="utf-8"),
+                                course.vllm_version)
+    return versions + [p for lesson in course.lessons for p in lesson_problems(lesson)]

@@ -1,4 +1,4 @@
-"""The kit is written against one vLLM release (course.yaml: vllm_version)."""
+"""The kit is written against one vLLM release (vllm_course/versions.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def mismatch(found: str | None, pinned: str) -> str | None:
                 "(or `source .venv/bin/activate`).")
     if found.split("+")[0] != pinned:
         return (f"vLLM {found} is installed, but this course is pinned to vLLM {pinned} "
-                "(course.yaml: vllm_version), whose behaviour its lessons and graders "
+                "(vllm_course/versions.py), whose behaviour its lessons and graders "
                 f"describe. Run `make setup` to install vLLM {pinned} in .venv.")
     return None
 
@@ -32,9 +32,7 @@ def mismatch(found: str | None, pinned: str) -> str | None:
 def check(pinned: str | None = None) -> str:
     """Return the installed version, or raise VllmVersionError saying what to do."""
     if pinned is None:
-        from vllm_course.manifest import course
-
-        pinned = course().vllm_version
+        from vllm_course.versions import VLLM as pinned
     found = installed()
     problem = mismatch(found, pinned)
     if problem:

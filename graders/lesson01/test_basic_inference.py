@@ -9,9 +9,10 @@ import math
 
 import pytest
 from vllm import SamplingParams
-from vllm.outputs import RequestOutput
 
-from vllm_course.grading import GradingFailure, expect
+from vllm_course.grading import expect
+from vllm_course.grading.checks import (expect_exact_keys, expect_outputs_in_prompt_order,
+                                        generate_quietly)
 from vllm_course.grading.feedback import describe_type
 
 PROMPTS = [
@@ -33,7 +34,7 @@ def sampling_params_of(student, function, temperature, top_p):
 
 
 def run(kit, params, prompts=PROMPTS):
-    return kit.llm.generate(prompts, params, use_tqdm=False)
+    return generate_quietly(kit.llm, prompts, params)
 
 
 @pytest.mark.exercise("create_sampling_params")
@@ -62,16 +63,7 @@ def test_generate(student, kit):
     for max_tokens in (3, 7):
         params = SamplingParams(temperature=0, max_tokens=max_tokens, ignore_eos=True)
         outs = student.generate(kit.llm, prompts, params)
-        expect(isinstance(outs, list),
-               f"expected a list of RequestOutput, got {describe_type(outs)}")
-        expect(len(outs) == len(prompts),
-               f"expected {len(prompts)} outputs for {len(prompts)} prompts, got {len(outs)}")
-        for i, out in enumerate(outs):
-            expect(isinstance(out, RequestOutput),
-                   f"item {i}: expected a RequestOutput, got {describe_type(out)}")
-        got_prompts = [o.prompt for o in outs]
-        expect(got_prompts == prompts,
-               f"outputs must be in prompt order: expected {prompts}, got {got_prompts}")
+        expect_outputs_in_prompt_order(outs, prompts)
         lengths = [len(o.outputs[0].token_ids) for o in outs]
         expect(lengths == [max_tokens] * len(prompts),
                f"with max_tokens={max_tokens} every completion should have {max_tokens} "
@@ -128,8 +120,7 @@ def test_focused_params(student, kit):
 def _check_description(student, out, with_logprobs):
     got = student.describe_output(out)
     keys = {"prompt", "text", "token_ids", "cumulative_logprob", "finish_reason"}
-    expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
-    expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+    expect_exact_keys(got, keys)
     c = out.outputs[0]
     want = {"prompt": out.prompt, "text": c.text, "token_ids": list(c.token_ids),
             "cumulative_logprob": c.cumulative_logprob, "finish_reason": c.finish_reason}

@@ -4,7 +4,7 @@ Each test takes `student` (the submission's functions) and `kit` (the shared
 engine) and checks real behaviour through vLLM. Whether a function generated
 its prompts in one batch or one by one is read from the engine itself, not
 from timings: while the function runs, a watcher thread samples how many
-requests the engine holds unfinished (llm.llm_engine.get_num_unfinished_requests),
+requests the engine holds unfinished (vllm_internals.unfinished_requests),
 and the LLM's request counter says how many requests the function submitted.
 One generate call over several prompts holds them all at once; a loop never
 holds more than one. Timings are only checked against the grader's own wall
@@ -17,9 +17,10 @@ import time
 
 import pytest
 from vllm import SamplingParams
-from vllm.outputs import RequestOutput
 
+from vllm_course import vllm_internals as internals
 from vllm_course.grading import expect
+from vllm_course.grading.checks import expect_exact_keys, expect_outputs_in_prompt_order
 from vllm_course.grading.feedback import describe_type
 
 # Prompts whose greedy continuations the offline model knows by heart: over
@@ -56,15 +57,14 @@ class EngineWatch:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self):
-        engine = self.llm.llm_engine
         while not self._stop.is_set():
             before = time.perf_counter()
-            unfinished = engine.get_num_unfinished_requests()
+            unfinished = internals.unfinished_requests(self.llm)
             self.samples.append((before, time.perf_counter(), unfinished))
             self._stop.wait(0.001)
 
     def __enter__(self):
-        self._first_request = self.llm.request_counter.counter
+        self._first_request = internals.submitted_requests(self.llm)
         self._thread.start()
         self._start = time.perf_counter()
         return self
@@ -73,7 +73,7 @@ class EngineWatch:
         self.wall = time.perf_counter() - self._start
         self._stop.set()
         self._thread.join()
-        self.submitted = self.llm.request_counter.counter - self._first_request
+        self.submitted = internals.submitted_requests(self.llm) - self._first_request
         return False
 
     @property
@@ -161,16 +161,7 @@ def test_generate_per_prompt(student, kit):
     # The same prompt twice with different lengths: each request has its own.
     for prompts, lengths in (([A, B, A, C, F], [7, 2, 11, 1, 5]), ([H, D, E], [9, 4, 6])):
         outs, watch = watched(kit, student.generate_per_prompt, kit.llm, prompts, lengths)
-        expect(isinstance(outs, list),
-               f"expected a list of RequestOutput, got {describe_type(outs)}")
-        expect(len(outs) == len(prompts),
-               f"expected {len(prompts)} outputs for {len(prompts)} prompts, got {len(outs)}")
-        for i, out in enumerate(outs):
-            expect(isinstance(out, RequestOutput),
-                   f"item {i}: expected a RequestOutput, got {describe_type(out)}")
-        got_prompts = [o.prompt for o in outs]
-        expect(got_prompts == prompts,
-               f"outputs must be in prompt order: expected {prompts}, got {got_prompts}")
+        expect_outputs_in_prompt_order(outs, prompts)
         got_lengths = [len(o.outputs[0].token_ids) for o in outs]
         expect(got_lengths == lengths,
                f"with max_tokens {lengths} the completions should have {lengths} tokens, got "
@@ -223,8 +214,7 @@ def test_measure_throughput(student, kit):
         params = greedy(max_tokens, ignore_eos=True)
         kit.llm.generate(prompts, params, use_tqdm=False)  # warm up, outside the watch
         got, watch = watched(kit, student.measure_throughput, kit.llm, prompts, params)
-        expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
-        expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+        expect_exact_keys(got, keys)
         tokens, seconds, rate = got["tokens"], got["seconds"], got["tokens_per_second"]
         expected = len(prompts) * max_tokens
         expect(tokens == expected and not isinstance(tokens, bool),
@@ -249,8 +239,7 @@ def test_measure_throughput(student, kit):
 def _compare(student, kit, prompts, params):
     keys = {"batched_seconds", "looped_seconds", "speedup", "same_texts"}
     got, watch = watched(kit, student.compare_batching, kit.llm, prompts, params)
-    expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
-    expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+    expect_exact_keys(got, keys)
     batched, looped, speedup = got["batched_seconds"], got["looped_seconds"], got["speedup"]
     for key in ("batched_seconds", "looped_seconds"):
         expect(isinstance(got[key], (int, float)) and got[key] > 0,

@@ -55,9 +55,9 @@ def decide(
 
 def _vllm_accelerator() -> str | None:
     """Ask vLLM's own built-in detectors (all but CPU) for a device."""
-    from vllm.platforms import builtin_platform_plugins
+    from vllm_course.vllm_internals import accelerator_detectors
 
-    for name, detect in builtin_platform_plugins.items():
+    for name, detect in accelerator_detectors().items():
         if name == "cpu":
             continue
         try:
@@ -79,10 +79,11 @@ def register() -> str | None:
     decision = decide(os.environ, _vllm_accelerator, found)
     if not decision.active:
         return None
-    from vllm_course import vllm_version
-    from vllm_course.manifest import course
+    # The pin lives in the package, not in the checkout's course.yaml: a
+    # non-editable install has no checkout, and vLLM swallows errors raised here.
+    from vllm_course import versions, vllm_version
 
-    problem = vllm_version.mismatch(found, course().vllm_version)
+    problem = vllm_version.mismatch(found, versions.VLLM)
     if problem:
         # The reference ops mirror one release's op signatures: refuse others.
         # vLLM swallows exceptions raised here, so say it loudly instead.

@@ -12,7 +12,6 @@ import torch
 
 COMPILE_ENV = "VLLM_COURSE_CPU_COMPILE"  # "1": keep vLLM's torch.compile default
 KV_CACHE_DEFAULT_GIB = 1
-_STOCK_GPU_MEMORY_UTILIZATION = 0.92  # vLLM's default; on CPU, a share of RAM
 
 _logged: set[str] = set()
 
@@ -24,7 +23,9 @@ def fast_cpu_dtypes() -> list[torch.dtype]:
     (1.26x transformers' float32 on the opt-125m shape, against 0.93x for
     float16 and 0.78x for float32). Elsewhere half precision is emulated.
     """
-    if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+    from vllm_course.vllm_internals import cpu_has_native_bf16
+
+    if cpu_has_native_bf16():
         return [torch.bfloat16, torch.float32]
     return [torch.float32]
 
@@ -32,6 +33,8 @@ def fast_cpu_dtypes() -> list[torch.dtype]:
 def apply_defaults(vllm_config) -> list[str]:
     """Adjust vllm_config in place; return (and log once) what was changed."""
     from vllm.config import CompilationMode
+
+    from vllm_course.vllm_internals import stock_gpu_memory_utilization
 
     changes: list[str] = []
 
@@ -45,7 +48,7 @@ def apply_defaults(vllm_config) -> list[str]:
     if (
         cache.kv_cache_memory_bytes is None
         and not os.environ.get("VLLM_CPU_KVCACHE_SPACE")
-        and cache.gpu_memory_utilization == _STOCK_GPU_MEMORY_UTILIZATION
+        and cache.gpu_memory_utilization == stock_gpu_memory_utilization()
     ):
         # On CPU, gpu_memory_utilization is the share of all RAM taken for the
         # KV cache: 92% fails (or starves the machine) anywhere RAM is shared.

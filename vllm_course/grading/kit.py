@@ -56,7 +56,9 @@ class Kit:
             return str(attempt.error)
         if not isinstance(attempt.llm, LLM):
             return f"expected a vllm.LLM, got {describe_type(attempt.llm)}"
-        loaded = attempt.llm.llm_engine.model_config.model
+        from vllm_course.vllm_internals import loaded_model
+
+        loaded = loaded_model(attempt.llm)
         if loaded != self.model:
             return f"expected the model {self.model!r} to be loaded, got {loaded!r}"
         return None

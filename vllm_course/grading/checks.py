@@ -1,0 +1,34 @@
+"""Checks that graders of several lessons make, written once.
+
+Grader modules import these instead of copying them (lessons 5 and on too).
+"""
+
+from __future__ import annotations
+
+from vllm_course.grading.feedback import describe_type, expect
+
+
+def generate_quietly(llm, prompts, params):
+    """`llm.generate` without a progress bar: the kit's own reference runs."""
+    return llm.generate(prompts, params, use_tqdm=False)
+
+
+def expect_outputs_in_prompt_order(outs, prompts: list) -> None:
+    """`outs` is a list of RequestOutput, one per prompt, in prompt order."""
+    from vllm.outputs import RequestOutput
+
+    expect(isinstance(outs, list), f"expected a list of RequestOutput, got {describe_type(outs)}")
+    expect(len(outs) == len(prompts),
+           f"expected {len(prompts)} outputs for {len(prompts)} prompts, got {len(outs)}")
+    for i, out in enumerate(outs):
+        expect(isinstance(out, RequestOutput),
+               f"item {i}: expected a RequestOutput, got {describe_type(out)}")
+    got_prompts = [o.prompt for o in outs]
+    expect(got_prompts == prompts,
+           f"outputs must be in prompt order: expected {prompts}, got {got_prompts}")
+
+
+def expect_exact_keys(got, keys: set[str]) -> None:
+    """`got` is a dict with exactly `keys`."""
+    expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
+    expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")

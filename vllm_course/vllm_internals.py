@@ -1,0 +1,46 @@
+"""The one door to vLLM's and torch's private or undocumented parts.
+
+The kit needs a few facts that no public API of vLLM 0.32.0 (or torch 2.13.0)
+gives. Each is read here and nowhere else, so that an upgrade breaks one file,
+and tests/test_vllm_internals.py fails loudly, naming the accessor, when an
+upgrade moves one of them.
+"""
+
+from __future__ import annotations
+
+
+def submitted_requests(llm) -> int:
+    """How many requests this `LLM` has ever submitted (`LLM.request_counter`)."""
+    return llm.request_counter.counter
+
+
+def unfinished_requests(llm) -> int:
+    """How many requests the engine holds unfinished right now."""
+    return llm.llm_engine.get_num_unfinished_requests()
+
+
+def loaded_model(llm) -> str:
+    """The model name or folder this `LLM` was created with."""
+    return llm.llm_engine.model_config.model
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: bfloat16 matmuls run natively (torch.cpu private)."""
+    import torch
+
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def accelerator_detectors() -> dict:
+    """vLLM's own platform detectors by name (vllm.platforms.builtin_platform_plugins)."""
+    from vllm.platforms import builtin_platform_plugins
+
+    return dict(builtin_platform_plugins)
+
+
+def stock_gpu_memory_utilization() -> float:
+    """vLLM's default for `gpu_memory_utilization`, read from its config class
+    (a pydantic dataclass) rather than copied."""
+    from vllm.config.cache import CacheConfig
+
+    return CacheConfig.__pydantic_fields__["gpu_memory_utilization"].default
