@@ -24,13 +24,6 @@ def loaded_model(llm) -> str:
     return llm.llm_engine.model_config.model
 
 
-def cpu_has_native_bf16() -> bool:
-    """AVX-512 BF16 or AMX: bfloat16 matmuls run natively (torch.cpu private)."""
-    import torch
-
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
 def accelerator_detectors() -> dict:
     """vLLM's own platform detectors by name (vllm.platforms.builtin_platform_plugins)."""
     from vllm.platforms import builtin_platform_plugins

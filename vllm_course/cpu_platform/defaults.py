@@ -17,17 +17,19 @@ _logged: set[str] = set()
 
 
 def fast_cpu_dtypes() -> list[torch.dtype]:
-    """Dtypes that are fast on this CPU, best first (measured by `make bench`).
+    """The dtype `auto` takes on this CPU first, then float32 (vLLM picks the
+    first for dtype="auto", and keeps a checkpoint's own dtype only if listed).
 
-    With AVX-512 BF16 or AMX, bfloat16 halves the memory traffic of decoding
-    (1.26x transformers' float32 on the opt-125m shape, against 0.93x for
-    float16 and 0.78x for float32). Elsewhere half precision is emulated.
+    Chosen by measurement (dtype_choice.py), not by CPU flags: decoding is
+    bound by memory bandwidth, so half precision can win even where its
+    arithmetic is emulated (an AVX2-only EPYC: float16 1.86x transformers'
+    float32, bfloat16 1.69x, float32 0.97x), and lose where it is not (an AMX
+    machine: bfloat16 1.26x, float16 0.93x).
     """
-    from vllm_course.vllm_internals import cpu_has_native_bf16
+    from vllm_course.cpu_platform.dtype_choice import fastest_dtype
 
-    if cpu_has_native_bf16():
-        return [torch.bfloat16, torch.float32]
-    return [torch.float32]
+    best = fastest_dtype()
+    return [best] if best == torch.float32 else [best, torch.float32]
 
 
 def apply_defaults(vllm_config) -> list[str]:

@@ -190,7 +190,10 @@ class WarmGrader:
 
         # Caches stay where the reference run wrote them: a sandboxed child
         # (HOME in its private /tmp) reads them and cannot write them.
+        from vllm_course.offline_model import cache_root
+
         self._child_env = {"VLLM_COURSE_MODEL": self.model, "PYTHONDONTWRITEBYTECODE": "1",
+                           "VLLM_COURSE_CACHE": str(cache_root().resolve()),
                            "VLLM_CACHE_ROOT": str(Path(vllm.envs.VLLM_CACHE_ROOT).resolve()),
                            "HF_HOME": str(Path(huggingface_hub.constants.HF_HOME).resolve()),
                            "HF_HUB_OFFLINE": "1"}
