@@ -30,7 +30,7 @@ class Limits:
         'What the submission may print (stdout and stderr together); the excess is dropped with a note.')})
 
     tmp_bytes: int = field(default=256 * MIB, metadata={"doc": (
-        'The private /tmp (the working directory) of a sandboxed submission.')})
+        'The size of a sandboxed submission\'s own working directory (also its HOME and TMPDIR).')})
 
     @property
     def notebook_cell_seconds(self) -> float:

@@ -6,9 +6,10 @@ root (CI, a grading server) it applies, in this order:
 - core dumps off and a cap on processes, so a fork bomb stops at the limit;
 - a new network namespace with only loopback up: the engine's own local
   sockets work, nothing else is reachable;
-- a new mount namespace with a private tmpfs on /tmp (size-limited), holding a
-  fresh working directory: nothing the submission writes there is seen by
-  another submission or outlives it;
+- a fresh working directory (also its HOME and TMPDIR) with a size-limited
+  tmpfs mounted on it in a mount namespace of its own: nothing the submission
+  writes there is seen by another submission or outlives it. (Not a private
+  /tmp: the kit, its .venv or the model may themselves live under /tmp.)
 - a uid and gid of its own (one per grading slot), no supplementary groups,
   no_new_privs, and of root's capabilities only CAP_DAC_READ_SEARCH, so that it
   can still read the interpreter, the kit and the model wherever they live, but
@@ -37,7 +38,6 @@ PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 8, 
 CAP_DAC_READ_SEARCH = 2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MAX_PROCESSES = 1024  # threads count too: the engine and torch start dozens
-PRIVATE_WORKDIR = "/tmp/work"  # inside the child's own /tmp
 UID_BASE = 61000  # grading slots run as uids from here on (warm.py picks them)
 
 
@@ -67,10 +67,11 @@ def _loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, bytes(14)))
 
 
-def _private_tmp(libc, size: int) -> None:
+def _private_mount(libc, workdir: str, size: int, uid: int) -> None:
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
-    _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV,
-                      f"size={size},mode=1777".encode()), "mount a private /tmp")
+    _check(libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                      f"size={size},mode=0700,uid={uid},gid={uid}".encode()),
+           "mount a private working directory")
 
 
 def _drop_to(libc, uid: int) -> None:
@@ -107,21 +108,18 @@ def enter(uid: int | None, tmp_bytes: int) -> tuple[str, list[str]]:
         _loopback_up()
     except OSError as e:
         missing.append(f"the network is not cut off ({e})")
+    workdir = own_workdir(uid)  # 0700 and the submission's own, whatever follows
     try:
         _check(libc.unshare(CLONE_NEWNS), "new mount namespace")
-        _private_tmp(libc, tmp_bytes)
-        workdir = PRIVATE_WORKDIR
-        os.mkdir(workdir, 0o700)
-        os.chown(workdir, uid, uid)
+        _private_mount(libc, workdir, tmp_bytes, uid)
     except OSError as e:
-        missing.append(f"no private /tmp ({e})")
-        workdir = own_workdir(uid)
+        missing.append(f"its working directory is not size-limited ({e})")
     try:
         _drop_to(libc, uid)
     except OSError as e:
         missing.append(f"still runs as root ({e})")
     os.chdir(workdir)
-    os.environ.update(HOME=workdir, TMPDIR="/tmp" if workdir == PRIVATE_WORKDIR else workdir)
+    os.environ.update(HOME=workdir, TMPDIR=workdir)
     return workdir, missing
 
 
@@ -132,4 +130,5 @@ def own_workdir(uid: int | None = None) -> str:
     if uid is not None:
         os.chown(path, uid, uid)
     os.chdir(path)
+    os.environ.update(HOME=path, TMPDIR=path)
     return path

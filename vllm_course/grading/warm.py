@@ -40,7 +40,6 @@ from typing import Callable, Iterable
 
 from vllm_course.grading import child as events
 from vllm_course.grading import feedback, scoring
-from vllm_course.grading import sandbox
 from vllm_course.grading.sandbox import UID_BASE
 from vllm_course.grading.limits import DEFAULT, GIB, MIB, Limits
 from vllm_course.manifest import Lesson
@@ -133,7 +132,7 @@ class _Child:
     memory_checked: float = 0.0
     results_before: int = 0  # results the task had when this child started
     status: int | None = None  # from waitpid, once it has exited
-    workdir: str | None = None  # outside a private /tmp, removed when it is reaped
+    workdir: str | None = None  # removed when it is reaped
     exited: float = 0.0
 
 
@@ -453,7 +452,7 @@ class WarmGrader:
                 c.status = 0
         status = c.status
         self._sweep(c)
-        if c.workdir and c.workdir != sandbox.PRIVATE_WORKDIR:
+        if c.workdir:  # empty here when it was the child's own mount
             shutil.rmtree(c.workdir, ignore_errors=True)
         if c.done:
             return
