@@ -17,7 +17,7 @@ lessons:
     folder: lessons/01-basic
     exercise_file: basic.py
     exercises:
-      - {function: f, points: 2, hint: h, section: S}
+      - {function: f, points: 2, hint: h, more: m, section: S}
 """
 
 
@@ -94,3 +94,12 @@ def test_a_drifted_section_name_in_a_docstring_is_named():
         lesson, exercises=(lesson.exercises[0], moved) + lesson.exercises[2:]))
     assert any(f"{lesson.id}.{moved.function}: its docstring" in p
                and 'Lesson section: "Generating text".' in p for p in found), found
+
+
+def test_exercise_names_are_unique_across_the_course(tmp_path):
+    second = ("  - id: lesson02\n    title: T2\n    folder: lessons/02-x\n    exercise_file: y.py\n"
+              "    exercises:\n      - {function: f, points: 1, hint: h, more: m, section: S}\n")
+    path = tmp_path / "course.yaml"
+    path.write_text(GOOD.rstrip("\n") + "\n" + second)
+    with pytest.raises(ManifestError, match="'f' is also an exercise of lesson01"):
+        load(path)

@@ -116,9 +116,55 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                        force=args.force, limits=limits_from(args), sandbox=not args.no_sandbox)
 
 
+def _study(name: str):
+    """A student command from study.py / watch.py, run with clear errors."""
+    def run(args: argparse.Namespace) -> int:
+        from vllm_course import study
+
+        if name == "watch":
+            from vllm_course.watch import watch as command
+        else:
+            command = getattr(study, name)
+        kwargs = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+        try:
+            return command(**kwargs)
+        except study.StudyError as e:
+            print(f"course {name}: {e}", file=sys.stderr)
+            return 2
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course", description="The vLLM course kit.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="course", description="The vLLM course kit. With no command: your progress board.")
+    sub = parser.add_subparsers(dest="command")
+
+    status = sub.add_parser("status", help="your progress board, one line per lesson (the default)")
+    status.set_defaults(func=_study("status"))
+    nxt = sub.add_parser("next", help="the first exercise you have not passed, and where to start")
+    nxt.set_defaults(func=_study("next_step"))
+    watch = sub.add_parser("watch", help="grade a lesson, and regrade on every save")
+    watch.add_argument("lesson_id", nargs="?", metavar="LESSON",
+                       help="e.g. lesson01 (default: your first unfinished lesson)")
+    watch.add_argument("--target", default=None, metavar="FILE",
+                       help="watch and grade this file instead of exercises/<lesson>/ "
+                            "(progress is then not saved)")
+    watch.set_defaults(func=_study("watch"))
+    hint = sub.add_parser("hint", help="the hint for an exercise")
+    hint.add_argument("function", metavar="FUNCTION")
+    hint.add_argument("--more", action="store_true", help="a more revealing hint")
+    hint.set_defaults(func=_study("hint"))
+    show = sub.add_parser("show", help="every place that belongs to an exercise")
+    show.add_argument("function", metavar="FUNCTION")
+    show.set_defaults(func=_study("show"))
+    solution = sub.add_parser("solution", help="the reference, once your code passed the exercise")
+    solution.add_argument("function", metavar="FUNCTION")
+    solution.set_defaults(func=_study("solution"))
+    reset = sub.add_parser("reset", help="put back the stub of one function or a whole lesson file")
+    reset.add_argument("lesson_id", metavar="LESSON")
+    reset.add_argument("function", nargs="?", metavar="FUNCTION")
+    reset.add_argument("--yes", action="store_true", help="do not ask first")
+    reset.set_defaults(func=_study("reset"))
 
     model = sub.add_parser("model", help="show which model the course uses, and why")
     model.set_defaults(func=_cmd_model)
@@ -167,8 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vllm_course.manifest import MANIFEST_PATH, REPO_ROOT, ManifestError
+
+    if not MANIFEST_PATH.is_file():
+        print(f"course: the course files are not at {REPO_ROOT} (no course.yaml): run `course` "
+              "from the kit's own checkout, installed with `make setup`", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if args.command is None:
+        args.func = _study("status")
+    try:
+        return args.func(args)
+    except ManifestError as e:
+        print(f"course: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

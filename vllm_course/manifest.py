@@ -26,6 +26,7 @@ class Exercise:
     function: str
     points: int
     hint: str
+    more: str  # a second, more revealing hint (`course hint FUNCTION --more`)
     section: str  # heading of the lesson section that teaches it
 
 
@@ -85,6 +86,13 @@ class Course:
     lessons: tuple[Lesson, ...]
     path: Path
 
+    def exercise(self, function: str) -> tuple[Lesson, Exercise]:
+        for lesson in self.lessons:
+            for e in lesson.exercises:
+                if e.function == function:
+                    return lesson, e
+        raise KeyError(function)
+
     def lesson(self, lesson_id: str) -> Lesson:
         for lesson in self.lessons:
             if lesson.id == lesson_id:
@@ -115,6 +123,7 @@ def parse(data: Any, path: Path) -> Course:
         raise ManifestError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
     lessons = []
     seen: set[str] = set()
+    all_functions: dict[str, str] = {}
     for i, raw in enumerate(_field(data, "lessons", list, "course", path)):
         where = f"lessons[{i}]"
         lesson_id = _field(raw, "id", str, where, path)
@@ -132,6 +141,11 @@ def parse(data: Any, path: Path) -> Course:
                 raise ManifestError(
                     f"{path}: {ewhere}.function must be a unique Python name, found {function!r}"
                 )
+            if function in all_functions:  # `course hint f` must name one exercise
+                raise ManifestError(f"{path}: {ewhere}.function {function!r} is also an exercise "
+                                    f"of {all_functions[function]}: exercise names are unique "
+                                    "across the course")
+            all_functions[function] = lesson_id
             functions.add(function)
             points = _field(ex, "points", int, ewhere, path)
             if points <= 0:
@@ -141,6 +155,7 @@ def parse(data: Any, path: Path) -> Course:
                     function=function,
                     points=points,
                     hint=_field(ex, "hint", str, ewhere, path),
+                    more=_field(ex, "more", str, ewhere, path),
                     section=_field(ex, "section", str, ewhere, path),
                 )
             )

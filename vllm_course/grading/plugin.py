@@ -180,6 +180,13 @@ class GradingSession:
             terminalreporter.write_line("")
             for line in scoring.table(lesson, results):
                 terminalreporter.write_line(line)
+        if self.config.getoption("--target") == "exercises" and \
+                not self.config.getoption("--notebook-code"):
+            from vllm_course import progress  # the student's own files: keep their progress
+
+            for lesson_id, results in self.results.items():
+                progress.record(course().lesson(lesson_id),
+                                {f: r.status for f, r in results.items()})
         path = self.config.getoption("--results")
         if path:
             merged = {f"{lid}.{k}" if len(self.results) > 1 else k: v
