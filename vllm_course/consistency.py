@@ -13,6 +13,8 @@ import ast
 import re
 from pathlib import Path
 
+from vllm_course.grading.feedback import relative
+from vllm_course.grading.registry import declared
 from vllm_course.manifest import REPO_ROOT, Course, Lesson
 from vllm_course.stubs import StubError, exercise_path, expected_stub, solution_path
 
@@ -23,15 +25,8 @@ def _headings(readme: Path) -> set[str]:
 
 
 def _graded_exercises(lesson: Lesson) -> set[str]:
-    """The names in @pytest.mark.exercise("...") decorators of graders/<id>/test_*.py."""
-    found = set()
-    for path in lesson.grader_files():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "exercise" and node.args
-                    and isinstance(node.args[0], ast.Constant)):
-                found.add(node.args[0].value)
-    return found
+    """The exercises graded by graders/<id>/test_*.py, by the one rule (registry.py)."""
+    return {d.function for d in declared(lesson) if d.function}
 
 
 def lesson_problems(lesson: Lesson) -> list[str]:
@@ -75,6 +70,10 @@ def lesson_problems(lesson: Lesson) -> list[str]:
             if not target.is_file() or target.read_text(encoding="utf-8") != stub:
                 problems.append(f"{lesson.id}: {target.relative_to(REPO_ROOT)} is not generated "
                                 "from the solution: run `course stubs`")
+    for d in declared(lesson):
+        if d.function is None:
+            problems.append(f"{lesson.id}: {relative(d.path)}:{d.line} {d.name} "
+                            "grades no exercise: mark it @pytest.mark.exercise(\"<function>\")")
     graded = _graded_exercises(lesson)
     for f in wanted:
         if f not in graded:

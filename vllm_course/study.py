@@ -57,17 +57,11 @@ def def_line(path: Path, function: str) -> int | None:
 
 
 def grader_tests(lesson: Lesson, function: str) -> list[str]:
-    """file:line name of every grader test marked @pytest.mark.exercise(function)."""
-    found = []
-    for path in lesson.grader_files():
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for deco in node.decorator_list:
-                if (isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "exercise"
-                        and deco.args and getattr(deco.args[0], "value", None) == function):
-                    found.append(f"{relative(path)}:{node.lineno} {node.name}")
-    return found
+    """file:line name of every grader check of `function` (registry's rule)."""
+    from vllm_course.grading.registry import declared
+
+    return [f"{relative(d.path)}:{d.line} {d.name}" + (" (hidden)" if d.hidden else "")
+            for d in declared(lesson) if d.function == function]
 
 
 def next_exercise(progress) -> tuple[Lesson, Exercise] | None:

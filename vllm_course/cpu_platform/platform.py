@@ -76,8 +76,13 @@ class CourseCpuPlatform(CpuPlatform):
 
     @classmethod
     def validate_environ(cls, hard_fail: bool) -> None:
-        # The kit's own VLLM_COURSE_* settings are not vLLM's: do not let
-        # vLLM warn that they are unknown.
+        """vLLM warns about (or, with hard_fail, rejects) every VLLM_* variable
+        it does not know, and the kit's own settings are VLLM_COURSE_*. They
+        keep that prefix on purpose: they sit beside the vLLM settings they
+        adjust (VLLM_COURSE_CPU_COMPILE next to vLLM's compilation,
+        VLLM_COURSE_MODEL next to the model), and renaming them would break
+        every instructor's set-up. So only they are hidden from the check,
+        through this platform hook, and every other variable is still checked."""
         saved = {k: v for k, v in os.environ.items() if k.startswith("VLLM_COURSE_")}
         for key in saved:
             del os.environ[key]

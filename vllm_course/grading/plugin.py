@@ -87,6 +87,7 @@ class GradingSession:
         self.students: dict[str, Student] = {}
         self.kits: dict[str, Kit] = {}
         self._model = None
+        self._rules: dict[str, dict[str, str | None]] = {}
 
     # --- what is graded ---------------------------------------------------
     def target_file(self, lesson: Lesson) -> Path:
@@ -126,6 +127,13 @@ class GradingSession:
             self.kits[lesson.id] = Kit(self.student(lesson), self.model())
         return self.kits[lesson.id]
 
+    def _declared(self, lesson: Lesson) -> dict[str, str | None]:
+        from vllm_course.grading.registry import declared
+
+        if lesson.id not in self._rules:
+            self._rules[lesson.id] = {d.name: d.function for d in declared(lesson)}
+        return self._rules[lesson.id]
+
     # --- collection checks -----------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -142,6 +150,11 @@ class GradingSession:
                 lesson.exercise(function)
             except KeyError as e:
                 raise pytest.UsageError(f"{item.nodeid}: {e.args[0]}") from None
+            rule = self._declared(lesson).get(item.originalname)
+            if rule != function:  # notebooks and course check read the same files by registry.py
+                raise pytest.UsageError(
+                    f"{item.nodeid}: pytest grades it as {function!r}, the kit's rule "
+                    f"(vllm_course/grading/registry.py) as {rule!r}: mark the function itself")
             item.stash[_LESSON] = lesson
             item.stash[_FUNCTION] = function
             self.results.setdefault(lesson.id, scoring.new_results(lesson))
