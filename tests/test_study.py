@@ -151,6 +151,8 @@ def test_watch_regrades_on_save_and_stops_on_ctrl_c(tmp_path, progress_file):
     target.write_text(LESSON.exercise_path.read_text())  # the stub
     pid, fd = pty.fork()
     if pid == 0:
+        # As at a terminal: a run started in the background inherits SIGINT ignored.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execv(COURSE, [COURSE, "watch", LESSON.id, "--target", str(target)])
     seen = [""]
     try:
