@@ -65,6 +65,7 @@ def graded_class(tmp_path_factory):
                 import hostile
 
                 hostile.write(root / "in", protected=root / "out" / "zz-reference" / "results.json")
+                hostile.DECOY.mkdir(exist_ok=True)
                 hostile.write_notebooks(root / "in" / "submitted")
             runs[lesson.id] = (*course_grade(lesson, root / "in", root / "out",
                                              *CLASS_GRADE_OPTIONS), root)

@@ -5,6 +5,7 @@ file) in the reference solution; `lost` is what the grading must take away.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from grading_helpers import PLANTED, replace_solution, with_body
@@ -84,7 +85,20 @@ TOP = {
         "        print('blocked', path, type(e).__name__)\n",
         WRONG_PARAMS, set(WRONG_PARAMS), "expected temperature"),
     "exit-0-at-import": ("import os\nos._exit(0)\n", {}, ALL, "could not be imported"),
+    # Writes a report of its own into every pipe it holds, asking the grader
+    # to remove a folder that looks like a grading folder.
+    "forged-report": (
+        "import json, os\n"
+        "line = json.dumps({'event': 'sandbox', 'workdir': DECOY, 'missing': []}) + '\\n'\n"
+        "for fd in map(int, os.listdir('/proc/self/fd')):\n"
+        "    try:\n"
+        "        if fd > 2 and os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:'):\n"
+        "            os.write(fd, line.encode())\n"
+        "    except OSError:\n"
+        "        pass\n",
+        WRONG_PARAMS, set(WRONG_PARAMS), "expected temperature"),
 }
+DECOY = Path(tempfile.gettempdir()) / "course-grade-decoy-of-the-tests"
 
 
 def write(folder: Path, protected: Path) -> None:
@@ -96,7 +110,7 @@ def write(folder: Path, protected: Path) -> None:
         text = LESSON.solution_path.read_text()
         for function, body in bodies.items():
             text = replace_solution(text, function, body)
-        top = top.replace("PROTECTED", repr(str(protected)))
+        top = top.replace("PROTECTED", repr(str(protected))).replace("DECOY", repr(str(DECOY)))
         (folder / f"{name}.py").write_text(top + text)
 
 

@@ -56,6 +56,13 @@ def test_each_tampering_is_flagged(lesson01):
     assert results["zz-reference"]["extra_data"]["tampered"] == []
 
 
+def test_a_forged_report_is_ignored_and_flagged(lesson01):
+    results, _, _, _ = lesson01
+    assert "report channel" in results["forged-report"]["extra_data"]["tampered"]
+    assert hostile.DECOY.is_dir()  # the grader removed nothing it was told to
+    hostile.DECOY.rmdir()
+
+
 def test_printed_and_written_scores_count_for_nothing(lesson01):
     results, _, _, root = lesson01
     printed = (root / "out" / "fake-score" / "output.txt").read_text()

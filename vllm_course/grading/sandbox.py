@@ -38,6 +38,7 @@ PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 8, 
 CAP_DAC_READ_SEARCH = 2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MAX_PROCESSES = 1024  # threads count too: the engine and torch start dozens
+WORKDIR_PREFIX = "course-grade-"
 UID_BASE = 61000  # grading slots run as uids from here on (warm.py picks them)
 
 
@@ -126,7 +127,7 @@ def enter(uid: int | None, tmp_bytes: int) -> tuple[str, list[str]]:
 def own_workdir(uid: int | None = None) -> str:
     import tempfile
 
-    path = tempfile.mkdtemp(prefix="course-grade-")
+    path = tempfile.mkdtemp(prefix=WORKDIR_PREFIX)
     if uid is not None:
         os.chown(path, uid, uid)
     os.chdir(path)

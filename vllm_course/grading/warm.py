@@ -31,6 +31,7 @@ import selectors
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ from typing import Callable, Iterable
 
 from vllm_course.grading import child as events
 from vllm_course.grading import feedback, scoring
+from vllm_course.grading import sandbox
 from vllm_course.grading.sandbox import UID_BASE
 from vllm_course.grading.limits import DEFAULT, GIB, MIB, Limits
 from vllm_course.manifest import Lesson
@@ -133,6 +135,7 @@ class _Child:
     results_before: int = 0  # results the task had when this child started
     status: int | None = None  # from waitpid, once it has exited
     workdir: str | None = None  # removed when it is reaped
+    reported_sandbox: bool = False
     exited: float = 0.0
 
 
@@ -338,7 +341,14 @@ class WarmGrader:
     def _on_event(self, c: _Child, event: dict) -> None:
         kind, task, now = event["event"], c.task, time.monotonic()
         if kind == events.SANDBOX:
-            c.workdir = event["workdir"]
+            if c.reported_sandbox:  # sent once, before any student code: a second is forged
+                raise ValueError("a second sandbox report")
+            c.reported_sandbox = True
+            workdir = Path(event["workdir"])
+            # Only ever remove what own_workdir makes: a fresh folder in the temp dir.
+            if workdir.parent == Path(tempfile.gettempdir()) and \
+                    workdir.name.startswith(sandbox.WORKDIR_PREFIX):
+                c.workdir = str(workdir)
             for missing in event["missing"]:
                 task.note(f"isolation: {missing}")
         elif kind == events.COLLECTED:
