@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -140,7 +141,9 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
         if previous is not None:
             rows[sub.student] = previous
         else:
-            todo.append(sub)
+            # Read once: the digest recorded is of exactly the bytes graded,
+            # even if the file changes while the class is being graded.
+            todo.append(replace(sub, source=_graded_bytes(sub)))
     if rows:
         log(f"{len(rows)} already graded (results.json up to date): skipped; --force regrades them")
     if todo:
@@ -174,8 +177,6 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
 
 
 def limits_from(args) -> Limits:
-    from dataclasses import replace
-
     changes = {}
     if args.time_limit is not None:
         changes["check_seconds"] = args.time_limit

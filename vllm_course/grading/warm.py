@@ -191,7 +191,7 @@ class WarmGrader:
         import vllm.envs
 
         # Caches stay where the reference run wrote them: a sandboxed child
-        # (HOME in its private /tmp) reads them and cannot write them.
+        # (HOME in its own working folder) reads them and cannot write them.
         from vllm_course.offline_model import cache_root
 
         self._child_env = {"VLLM_COURSE_MODEL": self.model, "PYTHONDONTWRITEBYTECODE": "1",
