@@ -6,15 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-import yaml
-
+from vllm_course import planted
 from vllm_course.manifest import REPO_ROOT, Lesson
-from vllm_course.stubs import solution_path, solution_regions
-
-PLANTED = yaml.safe_load((Path(__file__).parent / "planted_mistakes.yaml").read_text())
+from vllm_course.planted import replace_region as replace_solution
+from vllm_course.stubs import solution_path
 
 
 def grade(lesson: Lesson, target: str | Path, tmp_path: Path, *extra: str) -> tuple[dict, str]:
@@ -39,17 +36,6 @@ def with_body(lesson: Lesson, function: str, body: str) -> str:
     return replace_solution(solution_path(lesson).read_text(), function, body)
 
 
-def replace_solution(source: str, function: str, body: str) -> str:
-    """`source` with the solution region inside `def function` replaced by `body`."""
-    lines = source.splitlines()
-    for begin, end, indent in solution_regions(source):
-        header = next(l for l in reversed(lines[:begin]) if l.lstrip().startswith("def "))
-        if header.lstrip().startswith(f"def {function}("):
-            new = textwrap.indent(textwrap.dedent(body).rstrip("\n"), indent).splitlines()
-            return "\n".join(lines[:begin] + new + lines[end + 1:]) + "\n"
-    raise KeyError(f"no solution region for {function}")
-
-
 def write_class(lesson: Lesson, folder: Path) -> None:
     """A class of plain-file submissions: the reference solution (graded last:
     its id sorts last), the untouched stubs, and each planted mistake."""
@@ -58,8 +44,9 @@ def write_class(lesson: Lesson, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "zz-reference.py").write_text(solution_path(lesson).read_text())
     (folder / "stub.py").write_text(exercise_path(lesson).read_text())
-    for function, body in PLANTED[lesson.id].items():
-        (folder / f"mistake-{function}.py").write_text(with_body(lesson, function, body))
+    reference = solution_path(lesson).read_text()
+    for mistake in planted.mistakes(lesson):
+        (folder / f"{mistake.student}.py").write_text(mistake.apply(reference))
 
 
 def course_grade(lesson: Lesson, folder: Path, out: Path, *extra: str) -> tuple[dict, str, int]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from grading_helpers import PLANTED, replace_solution, with_body
+from grading_helpers import replace_solution, with_body
+from vllm_course import planted
 from vllm_course.manifest import course
 
 LESSON = course().lesson("lesson01")
 RIGHT_CREATIVE = "return SamplingParams(temperature=1.2, top_p=0.95)"
 ALL = {e.function for e in LESSON.exercises}
-NOTEBOOK_MISTAKE = next(iter(PLANTED[LESSON.id]))  # the exercise nb-wrong gets wrong
+NOTEBOOK_MISTAKE = planted.mistakes(LESSON)[0]  # the mistake nb-wrong makes
 
 # name: (function whose body is replaced, new body, exercises that must score 0,
 #        text the first failing message must contain)
@@ -55,6 +56,14 @@ CASES = {
         "creative_params",
         "import math\nmath.isclose = lambda *a, **k: True\nreturn SamplingParams(temperature=0.1)",
         {"creative_params"}, "math.isclose"),
+    # A value whose own __eq__ says yes to anything: graders compare plain
+    # builtins (grading/compare.py), so the wrong text is seen as it is.
+    "lying-equality": (
+        "extract_completions",
+        "class Same(str):\n    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = str.__hash__\n"
+        "return [(Same(o.prompt), Same('wrong')) for o in outputs]",
+        {"extract_completions"}, "expected the generated text"),
     "patch-pytest-report": (
         "creative_params",
         "import _pytest.reports\n_pytest.reports.BaseReport.passed = property(lambda self: True)\n"
@@ -125,13 +134,13 @@ def write_notebooks(submitted: Path) -> None:
 
     from vllm_course.nbgrader_build import notebook
 
-    wrong = {NOTEBOOK_MISTAKE: PLANTED[LESSON.id][NOTEBOOK_MISTAKE]}
+    wrong = {NOTEBOOK_MISTAKE.function: NOTEBOOK_MISTAKE}
     for student, answers in (("nb-right", {}), ("nb-wrong", wrong)):
         nb = notebook(LESSON)
         for cell in nb["cells"]:
             grade_id = cell["metadata"]["nbgrader"]["grade_id"]
             if grade_id in answers:
-                cell["source"] = replace_solution(cell["source"], grade_id, answers[grade_id])
+                cell["source"] = answers[grade_id].apply(cell["source"])
         path = submitted / student / LESSON.id / f"{LESSON.id}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(nb))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grading_helpers import PLANTED, replace_solution
+from vllm_course import planted
 from vllm_course.manifest import course
 from vllm_course.nbgrader_build import build, filled_submission
 from vllm_course.stubs import solution_regions
@@ -60,7 +60,7 @@ def longest_solution_line(code):
 
 def wrong_exercise(lesson):
     """The exercise whose planted mistake carol submits: the first one listed."""
-    return next(iter(PLANTED[lesson.id]))
+    return planted.mistakes(lesson)[0].function
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
@@ -90,7 +90,7 @@ def test_pipeline(lesson, tmp_path, offline_model_path):
     submit(submitted / "alice" / name / f"{name}.ipynb", release, source)
     (submitted / "bob" / name).mkdir(parents=True)
     shutil.copy(release, submitted / "bob" / name / f"{name}.ipynb")
-    wrong = replace_solution(reference[wrong_fn], wrong_fn, PLANTED[name][wrong_fn])
+    wrong = planted.mistakes(lesson)[0].apply(reference[wrong_fn])
     submit(submitted / "carol" / name / f"{name}.ipynb", release, source, {wrong_fn: wrong})
     for student in ("alice", "bob", "carol"):
         nbgrader(root, "db", "student", "add", student, env=env)

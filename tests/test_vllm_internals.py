@@ -14,6 +14,13 @@ def test_request_counts_and_the_loaded_model(offline_llm, offline_model_path):
     assert internals.loaded_model(offline_llm) == offline_model_path
 
 
+def test_context_length_is_the_models_own_by_default(offline_llm, offline_model_path):
+    from vllm import EngineArgs
+
+    own = EngineArgs(model=offline_model_path).create_model_config().max_model_len
+    assert internals.context_length(offline_llm) == own > 64
+
+
 def test_vllm_knows_its_accelerators():
     detectors = internals.accelerator_detectors()
     assert {"cuda", "cpu"} <= set(detectors) and all(callable(d) for d in detectors.values())

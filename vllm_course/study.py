@@ -160,15 +160,11 @@ def show(function: str) -> int:
     print(f"  hint:     {e.hint}")
     # For maintainers: where the answer and its planted mistake live.
     print(f"  solution: {relative(lesson.solution_path)}:{def_line(lesson.solution_path, e.function) or '?'}")
-    planted = REPO_ROOT / "tests" / "planted_mistakes.yaml"
-    if planted.is_file():
-        import yaml
+    from vllm_course import planted
 
-        mistake = (yaml.safe_load(planted.read_text()) or {}).get(lesson.id, {}).get(e.function)
-        if mistake:
-            lines = mistake.strip().splitlines()
-            telling = next((l for l in lines if "#" in l), lines[0])  # its comment says what is wrong
-            print(f"  planted mistake ({relative(planted)}): {telling.strip()}")
+    names = [m.name for m in planted.mistakes(lesson, e.function)]
+    if names:
+        print(f"  planted mistakes ({relative(planted.PLANTED_PATH)}): {', '.join(names)}")
     return 0
 
 

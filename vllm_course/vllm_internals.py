@@ -24,6 +24,11 @@ def loaded_model(llm) -> str:
     return llm.llm_engine.model_config.model
 
 
+def context_length(llm) -> int:
+    """The longest prompt plus completion this `LLM` takes, in tokens (max_model_len)."""
+    return llm.llm_engine.model_config.max_model_len
+
+
 def accelerator_detectors() -> dict:
     """vLLM's own platform detectors by name (vllm.platforms.builtin_platform_plugins)."""
     from vllm.platforms import builtin_platform_plugins

@@ -10,7 +10,8 @@ from vllm.outputs import RequestOutput
 
 
 def create_llm(model: str) -> LLM:
-    """Load `model` (a Hugging Face id or a local folder) and return the LLM.
+    """Load `model` (a Hugging Face id or a local folder) with vLLM's defaults
+    and return the LLM.
 
     Lesson section: "Loading a model".
     """
@@ -19,7 +20,8 @@ def create_llm(model: str) -> LLM:
 
 
 def create_sampling_params() -> SamplingParams:
-    """Return SamplingParams with temperature 0.8 and top_p 0.95.
+    """Return SamplingParams with temperature 0.8 and top_p 0.95, every other
+    field at vLLM's default.
 
     Lesson section: "Sampling parameters".
     """
@@ -48,7 +50,7 @@ def extract_completions(outputs: list[RequestOutput]) -> list[tuple[str, str]]:
 
 def deterministic_params() -> SamplingParams:
     """Return SamplingParams that give the same text on every run: greedy
-    decoding (temperature 0).
+    decoding (temperature 0), every other field at vLLM's default.
 
     Lesson section: "Deterministic output".
     """
@@ -57,7 +59,8 @@ def deterministic_params() -> SamplingParams:
 
 
 def creative_params() -> SamplingParams:
-    """Return SamplingParams for more varied text: temperature 1.2, top_p 0.95.
+    """Return SamplingParams for more varied text: temperature 1.2, top_p 0.95,
+    every other field at vLLM's default.
 
     Lesson section: "Sampling strategies".
     """
@@ -66,7 +69,8 @@ def creative_params() -> SamplingParams:
 
 
 def focused_params() -> SamplingParams:
-    """Return SamplingParams for more focused text: temperature 0.8, top_p 0.5.
+    """Return SamplingParams for more focused text: temperature 0.8, top_p 0.5,
+    every other field at vLLM's default.
 
     Lesson section: "Sampling strategies".
     """

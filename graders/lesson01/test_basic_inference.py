@@ -5,14 +5,13 @@ engine and the kit's own references) and checks real behaviour through vLLM.
 The same functions grade nbgrader notebooks (vllm_course.grading.notebook).
 """
 
-import math
-
 import pytest
-from vllm import SamplingParams
+from vllm import EngineArgs, SamplingParams
 
+from vllm_course import vllm_internals as internals
 from vllm_course.grading import expect
 from vllm_course.grading.checks import (expect_exact_keys, expect_outputs_in_prompt_order,
-                                        generate_quietly)
+                                        expect_sampling_params, generate_quietly)
 from vllm_course.grading.feedback import describe_type
 
 PROMPTS = [
@@ -25,16 +24,21 @@ PROMPTS = [
 
 def sampling_params_of(student, function, temperature, top_p):
     params = getattr(student, function)()
-    expect(isinstance(params, SamplingParams),
-           f"expected a vllm.SamplingParams, got {describe_type(params)}")
-    expect(math.isclose(params.temperature, temperature),
-           f"expected temperature {temperature}, got {params.temperature}")
-    expect(math.isclose(params.top_p, top_p), f"expected top_p {top_p}, got {params.top_p}")
+    expect_sampling_params(params, temperature=temperature, top_p=top_p)
     return params
 
 
 def run(kit, params, prompts=PROMPTS):
     return generate_quietly(kit.llm, prompts, params)
+
+
+def samples(kit, prompts):
+    """Outputs of n=3 seeded samples each, on prompts the model has not
+    memorised, so that a prompt's first and last completions differ."""
+    outs = run(kit, SamplingParams(n=3, temperature=1.0, seed=7, max_tokens=8), prompts)
+    if any(o.outputs[0].text == o.outputs[-1].text for o in outs):
+        raise RuntimeError(f"the kit's samples of {prompts} came out alike: pick other prompts")
+    return outs
 
 
 @pytest.mark.exercise("create_sampling_params")
@@ -55,6 +59,12 @@ def test_create_llm(student, kit):
     [out] = attempt.llm.generate(PROMPTS[:1], SamplingParams(temperature=0, max_tokens=4),
                                  use_tqdm=False)
     expect(len(out.outputs[0].token_ids) == 4, "the engine returned by create_llm cannot generate")
+    # Short prompts work in an engine cut to a short context too: ask for the
+    # model's own context length, which vLLM's defaults give.
+    own = EngineArgs(model=kit.model).create_model_config().max_model_len
+    got = internals.context_length(attempt.llm)
+    expect(got == own, f"the engine takes at most {got} tokens of prompt and completion, but "
+                       f"the model takes {own}: load it with vLLM's defaults (no max_model_len)")
 
 
 @pytest.mark.exercise("generate")
@@ -75,9 +85,7 @@ def test_generate(student, kit):
                "same prompts: generate with exactly the parameters given")
 
 
-@pytest.mark.exercise("extract_completions")
-def test_extract_completions(student, kit):
-    outs = run(kit, SamplingParams(temperature=0, max_tokens=8))
+def _check_pairs(student, outs):
     pairs = student.extract_completions(outs)
     expected = [(o.prompt, o.outputs[0].text) for o in outs]
     expect(isinstance(pairs, list), f"expected a list of tuples, got {describe_type(pairs)}")
@@ -88,8 +96,18 @@ def test_extract_completions(student, kit):
         expect(got[0] == want[0], f"item {i}: expected prompt {want[0]!r}, got {got[0]!r}")
         expect(got[1] == want[1],
                f"item {i}: expected the generated text {want[1]!r}, got {got[1]!r}")
+    return expected
+
+
+@pytest.mark.exercise("extract_completions")
+def test_extract_completions(student, kit):
+    outs = run(kit, SamplingParams(temperature=0, max_tokens=8))
+    expected = _check_pairs(student, outs)
     reordered = student.extract_completions(list(reversed(outs)))
     expect(reordered == list(reversed(expected)), "pairs must follow the order of the outputs")
+    # Three different samples per prompt: the pair holds the first one's text.
+    _check_pairs(student, samples(kit, ["Purple", "Why do cats"]))
+    expect(student.extract_completions([]) == [], "no outputs should give no pairs, []")
 
 
 @pytest.mark.exercise("deterministic_params")
@@ -97,6 +115,7 @@ def test_deterministic_params(student, kit):
     params = student.deterministic_params()
     expect(isinstance(params, SamplingParams),
            f"expected a vllm.SamplingParams, got {describe_type(params)}")
+    expect_sampling_params(params, temperature=0)
     first = [list(o.outputs[0].token_ids) for o in run(kit, params)]
     second = [list(o.outputs[0].token_ids) for o in run(kit, params)]
     expect(first == second, "two runs with these parameters gave different tokens")
@@ -145,6 +164,9 @@ def test_describe_output(student, kit):
     [plain] = run(kit, SamplingParams(temperature=0, max_tokens=64), PROMPTS[2:3])
     _check_description(student, short, with_logprobs=True)
     _check_description(student, plain, with_logprobs=False)
+    # Three different samples: the description is of the first.
+    [several] = samples(kit, ["Seven green"])
+    _check_description(student, several, with_logprobs=False)
 
 
 @pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook

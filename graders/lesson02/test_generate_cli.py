@@ -10,7 +10,6 @@ build_parser's points. The same functions grade nbgrader notebooks.
 import argparse
 import contextlib
 import io
-import math
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import sys
 import pytest
 from vllm import EngineArgs, SamplingParams
 
+from vllm_course.grading.compare import isclose
 from vllm_course.grading import GradingFailure, expect
 from vllm_course.grading.feedback import StudentCodeError, describe_type, short_repr
 
@@ -115,7 +115,7 @@ def check_parsed(student, argv, want):
                                     f"{name!r} (for {flag}); it has {sorted(vars(args))}")
         got = getattr(args, name)
         if name in FLOATS and value is not None:
-            ok = type(got) in (float, int) and math.isclose(got, value)
+            ok = type(got) in (float, int) and isclose(got, value)
             kind = "a float"
         elif name in INTS and value is not None:
             ok = type(got) is int and got == value
@@ -228,7 +228,7 @@ def test_sampling_params_fields(student, kit):
         for name in SAMPLING_FIELDS:
             want = values[name] if values[name] is not None or name == "seed" else []
             got = getattr(params, name)
-            ok = math.isclose(got, want) if name in FLOATS else got == want
+            ok = isclose(got, want) if name in FLOATS else got == want
             expect(ok, f"with args.{name} = {values[name]!r} ({FLAGS[name][0]}) expected "
                        f"SamplingParams.{name} == {want!r}, got {got!r}")
 
@@ -346,10 +346,15 @@ def test_llm_kwargs(student, kit):
 
 # --- main ------------------------------------------------------------------
 
-def run_main(student, argv, **kwargs):
+# What main calls: the reference's versions stand in for them while main is
+# graded in-process, so that their mistakes cost only their own points.
+HELPERS = ("build_parser", "sampling_params_from_args", "llm_kwargs_from_args")
+
+
+def run_main(student, kit, argv, **kwargs):
     """(exit status, stdout, stderr) of main(argv, ...): its return value, or
     the code of the SystemExit it raised."""
-    with captured() as (out, err):
+    with kit.reference_helpers(*HELPERS), captured() as (out, err):
         try:
             status = student.main(argv, **kwargs)
         except SystemExit as e:
@@ -357,17 +362,27 @@ def run_main(student, argv, **kwargs):
     return status, out.getvalue(), err.getvalue()
 
 
-def expected_lines(kit, prompts, max_tokens):
-    outs = run(kit, prompts, SamplingParams(temperature=0, max_tokens=max_tokens))
+GREEDY_FLAGS = ["--temperature", "0"]
+# Three seeded samples per prompt: every completion is printed, in order.
+SAMPLED_FLAGS = ["--n", "3", "--temperature", "1.0", "--top-p", "1.0", "--seed", "17"]
+
+
+def expected_lines(kit, prompts, max_tokens, flags=GREEDY_FLAGS):
+    values = dict(zip(flags[::2], flags[1::2]))
+    params = SamplingParams(temperature=float(values["--temperature"]),
+                            top_p=float(values.get("--top-p", 0.95)),
+                            n=int(values.get("--n", 1)), max_tokens=max_tokens,
+                            seed=int(values["--seed"]) if "--seed" in values else None)
+    outs = run(kit, prompts, params)
     return [line(o.prompt, c.text) for o in outs for c in o.outputs]
 
 
-def check_output(student, kit, prompts, max_tokens, **kwargs):
-    argv = ["--temperature", "0", "--max-tokens", str(max_tokens), *prompts]
-    status, out, err = run_main(student, argv, **kwargs)
+def check_output(student, kit, prompts, max_tokens, flags=GREEDY_FLAGS, **kwargs):
+    argv = [*flags, "--max-tokens", str(max_tokens), *prompts]
+    status, out, err = run_main(student, kit, argv, **kwargs)
     expect(status == 0, f"main({argv}) should return 0, got {status!r}; stderr: "
                         f"{err.strip()[-300:]!r}")
-    want, got = expected_lines(kit, prompts, max_tokens), printed_lines(out)
+    want, got = expected_lines(kit, prompts, max_tokens, flags), printed_lines(out)
     expect(got == want, f"main({argv}) should print one line per completion, as "
                         f"print_completions does: expected {want}, got {got}")
 
@@ -376,7 +391,8 @@ def check_output(student, kit, prompts, max_tokens, **kwargs):
 def test_main_prints_completions(student, kit):
     check_output(student, kit, [PROMPTS[2], PROMPTS[0]], 7, llm=kit.llm)
     check_output(student, kit, ["Once upon a time"], 4, llm=kit.llm)
-    status, out, _ = run_main(student, ["--help"], llm=kit.llm)
+    check_output(student, kit, [PROMPTS[1], PROMPTS[3]], 5, SAMPLED_FLAGS, llm=kit.llm)
+    status, out, _ = run_main(student, kit, ["--help"], llm=kit.llm)
     expect(status == 0 and "usage:" in out,
            f"main(['--help']) should print the help and exit with status 0, got status "
            f"{status!r} and {out[:200]!r}")
@@ -391,7 +407,7 @@ def test_main_reports_invalid_values(student, kit):
          "min_tokens must be less than or equal to max_tokens=4, got 9"),
     ]:
         try:
-            status, out, err = run_main(student, argv, llm=kit.llm)
+            status, out, err = run_main(student, kit, argv, llm=kit.llm)
         except StudentCodeError as e:
             raise GradingFailure(
                 f"main({argv}) should report vLLM's error with parser.error(str(error)) "
@@ -406,7 +422,7 @@ def test_main_reports_invalid_values(student, kit):
     # does not exist, so loading it first would fail with another error.
     argv = ["--model", MISSING_MODEL, "--temperature", "3"]
     try:
-        status, _, err = run_main(student, argv)
+        status, _, err = run_main(student, kit, argv)
     except StudentCodeError as e:
         raise GradingFailure(
             f"main({argv}) should reject --temperature 3 before loading any model, but it "
@@ -435,7 +451,7 @@ def test_main_as_a_program(student, kit):
     # process, closing a second engine would break the shared one).
     argv = ["--model", MISSING_MODEL, "--temperature", "0", prompt]
     try:
-        status, out, _ = run_main(student, argv)
+        status, out, _ = run_main(student, kit, argv)
     except StudentCodeError as e:
         expect(MISSING_MODEL in str(e),
                f"main({argv}) with no llm should load LLM(**llm_kwargs_from_args(args)), "

@@ -11,7 +11,6 @@ holds more than one. Timings are only checked against the grader's own wall
 clock around the same call, as ratios with generous bounds.
 """
 
-import math
 import threading
 import time
 
@@ -19,6 +18,7 @@ import pytest
 from vllm import SamplingParams
 
 from vllm_course import vllm_internals as internals
+from vllm_course.grading.compare import isclose
 from vllm_course.grading import expect
 from vllm_course.grading.checks import expect_exact_keys, expect_outputs_in_prompt_order
 from vllm_course.grading.feedback import describe_type
@@ -38,6 +38,8 @@ PROMPTS = [
     "The server",
 ]
 A, B, C, D, E, F, G, H = PROMPTS
+# Prompts it has not memorised: there, a prompt's samples differ.
+OPEN = ["Purple", "Seven green", "Why do cats", "Banana bread and"]
 TIME_EPSILON = 1e-3  # seconds: clock reads around the call
 
 
@@ -104,7 +106,7 @@ def kit_texts_one_by_one(kit, prompts, params) -> list[str]:
     return [by_prompt[p] for p in prompts]
 
 
-def check_texts(texts, prompts, reference, max_tokens):
+def check_texts(texts, prompts, reference, how):
     expect(isinstance(texts, list), f"expected a list of strings, got {describe_type(texts)}")
     expect(len(texts) == len(prompts),
            f"expected {len(prompts)} texts for {len(prompts)} prompts (duplicates included), "
@@ -114,7 +116,7 @@ def check_texts(texts, prompts, reference, max_tokens):
                                       f"got {describe_type(text)}")
     for i, (got, want) in enumerate(zip(texts, reference)):
         expect(got == want,
-               f"item {i} (prompt {prompts[i]!r}, greedy, max_tokens={max_tokens}): expected "
+               f"item {i} (prompt {prompts[i]!r}, {how}): expected "
                f"{want!r}, got {got!r}. Return output.outputs[0].text of each prompt, in the "
                "order of the prompts, generated with the params you were given")
 
@@ -133,14 +135,27 @@ def check_one_call(watch, prompts, what):
            "request at a time: the prompts were generated one by one")
 
 
+# Seeded samples, three per prompt (each with its own seed, so they differ on
+# OPEN prompts): the text to return is the first one's. The engine may hold a
+# prompt's n samples as n requests, so with these only the texts are checked,
+# not how many requests were in flight.
+def seeded_samples(max_tokens: int) -> SamplingParams:
+    return SamplingParams(n=3, temperature=1.0, seed=21, max_tokens=max_tokens)
+
+
 @pytest.mark.exercise("generate_batched")
 def test_generate_batched(student, kit):
     # Not the lesson's order, with duplicates, and two lengths.
     for prompts, max_tokens in (([C, A, D, A, B], 6), ([E, B, B, H, C, G], 10)):
         params = greedy(max_tokens)
         texts, watch = watched(kit, student.generate_batched, kit.llm, prompts, params)
-        check_texts(texts, prompts, kit_texts(kit, prompts, params), max_tokens)
+        check_texts(texts, prompts, kit_texts(kit, prompts, params),
+                    f"greedy, max_tokens={max_tokens}")
         check_one_call(watch, prompts, "generate_batched")
+    prompts, params = [OPEN[0], B, OPEN[1]], seeded_samples(6)
+    texts = student.generate_batched(kit.llm, prompts, params)
+    check_texts(texts, prompts, kit_texts(kit, prompts, params),
+                "n=3 seeded samples, max_tokens=6")
 
 
 @pytest.mark.exercise("generate_looped")
@@ -148,12 +163,17 @@ def test_generate_looped(student, kit):
     for prompts, max_tokens in (([D, B, A, B], 7), ([G, C, E, H, C], 11)):
         params = greedy(max_tokens)
         texts, watch = watched(kit, student.generate_looped, kit.llm, prompts, params)
-        check_texts(texts, prompts, kit_texts_one_by_one(kit, prompts, params), max_tokens)
+        check_texts(texts, prompts, kit_texts_one_by_one(kit, prompts, params),
+                    f"greedy, max_tokens={max_tokens}")
         check_submitted(watch, prompts, "generate_looped")
         expect(watch.peak <= 1,
                f"expected one llm.generate call per prompt, one after the other; but the engine "
                f"held {watch.peak} requests at once while generate_looped ran: that is one "
                "batched call. Loop over the prompts and pass [prompt] to each call")
+    prompts, params = [OPEN[2], G, OPEN[2], OPEN[3]], seeded_samples(5)
+    texts = student.generate_looped(kit.llm, prompts, params)
+    check_texts(texts, prompts, kit_texts_one_by_one(kit, prompts, params),
+                "n=3 seeded samples, max_tokens=5")
 
 
 @pytest.mark.exercise("generate_per_prompt")
@@ -209,17 +229,24 @@ def test_count_generated_tokens(student, kit):
 @pytest.mark.exercise("measure_throughput")
 def test_measure_throughput(student, kit):
     keys = {"tokens", "seconds", "tokens_per_second"}
-    for prompts, max_tokens in (([A, D, B], 7), ([H, C, E, C, F], 12)):
-        # Greedy, no early stop, fixed length: the true count is known.
-        params = greedy(max_tokens, ignore_eos=True)
-        kit.llm.generate(prompts, params, use_tqdm=False)  # warm up, outside the watch
-        got, watch = watched(kit, student.measure_throughput, kit.llm, prompts, params)
+    # Greedy, so the kit's own run of the same batch generates the same tokens:
+    # fixed lengths (ignore_eos) and, in the last case, completions that stop
+    # early on the end token (My name is...) beside ones that run to the limit.
+    for prompts, params in (([A, D, B], greedy(7, ignore_eos=True)),
+                            ([H, C, E, C, F], greedy(12, ignore_eos=True)),
+                            (["My name is", A, "My name is", G], greedy(40))):
+        # The kit's run is the reference and the warm-up, outside the watch.
+        reference = kit.llm.generate(prompts, params, use_tqdm=False)
+        lengths = [len(c.token_ids) for o in reference for c in o.outputs]
+        with kit.reference_helpers("count_generated_tokens"):  # graded on its own
+            got, watch = watched(kit, student.measure_throughput, kit.llm, prompts, params)
         expect_exact_keys(got, keys)
         tokens, seconds, rate = got["tokens"], got["seconds"], got["tokens_per_second"]
-        expected = len(prompts) * max_tokens
+        expected = sum(lengths)
         expect(tokens == expected and not isinstance(tokens, bool),
-               f"'tokens': {len(prompts)} prompts x max_tokens={max_tokens} (ignore_eos) "
-               f"generate {expected} tokens, got {tokens!r}")
+               f"'tokens': {len(prompts)} prompts with max_tokens={params.max_tokens} generate "
+               f"{expected} tokens (completions of {lengths} tokens), got {tokens!r}: count "
+               "the tokens generated, which may stop before max_tokens")
         check_one_call(watch, prompts, "measure_throughput")
         expect(isinstance(seconds, (int, float)) and seconds > 0,
                f"'seconds': expected a positive number of seconds, got {seconds!r}")
@@ -230,7 +257,7 @@ def test_measure_throughput(student, kit):
                f"'seconds': the function took {watch.wall:.4f} s and its generate call at least "
                f"{watch.batch_seconds():.4f} s, but you report {seconds:.4f} s: time the "
                "generate call itself, from just before it to just after it returns")
-        expect(isinstance(rate, (int, float)) and math.isclose(rate, tokens / seconds,
+        expect(isinstance(rate, (int, float)) and isclose(rate, tokens / seconds,
                                                                rel_tol=1e-6),
                f"'tokens_per_second': expected tokens / seconds = {tokens / seconds:.6g}, "
                f"got {rate!r}")
@@ -238,7 +265,8 @@ def test_measure_throughput(student, kit):
 
 def _compare(student, kit, prompts, params):
     keys = {"batched_seconds", "looped_seconds", "speedup", "same_texts"}
-    got, watch = watched(kit, student.compare_batching, kit.llm, prompts, params)
+    with kit.reference_helpers("generate_batched", "generate_looped"):  # graded on their own
+        got, watch = watched(kit, student.compare_batching, kit.llm, prompts, params)
     expect_exact_keys(got, keys)
     batched, looped, speedup = got["batched_seconds"], got["looped_seconds"], got["speedup"]
     for key in ("batched_seconds", "looped_seconds"):
@@ -252,7 +280,7 @@ def _compare(student, kit, prompts, params):
     expect(both >= 0.25 * watch.wall,
            f"the function took {watch.wall:.4f} s but batched + looped is only {both:.4f} s: "
            "time each call from just before it to just after it returns")
-    expect(isinstance(speedup, (int, float)) and math.isclose(speedup, looped / batched,
+    expect(isinstance(speedup, (int, float)) and isclose(speedup, looped / batched,
                                                               rel_tol=1e-6),
            f"'speedup': expected looped_seconds / batched_seconds = {looped / batched:.6g}, "
            f"got {speedup!r}")
@@ -284,5 +312,5 @@ def test_generate_batched_on_a_bigger_batch(student, kit):
     prompts = [H, G, F, E, D, C, B, A, A, H, B, G]
     params = greedy(5)
     texts, watch = watched(kit, student.generate_batched, kit.llm, prompts, params)
-    check_texts(texts, prompts, kit_texts(kit, prompts, params), 5)
+    check_texts(texts, prompts, kit_texts(kit, prompts, params), "greedy, max_tokens=5")
     check_one_call(watch, prompts, "generate_batched")

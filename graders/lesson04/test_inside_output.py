@@ -6,13 +6,12 @@ from the kit's own runs, so that each exercise is graded on its own. The same
 functions grade nbgrader notebooks (vllm_course.grading.notebook).
 """
 
-import math
-
 import pytest
 from vllm import SamplingParams
 from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 
+from vllm_course.grading.compare import exp, isclose, log
 from vllm_course.grading import expect
 from vllm_course.grading.feedback import describe_type, short_repr
 
@@ -53,7 +52,7 @@ def reference_perplexity(kit, text: str) -> float:
     output = generate_one(kit, text, SamplingParams(max_tokens=1, prompt_logprobs=0))
     logprobs = [step[token].logprob
                 for step, token in zip(output.prompt_logprobs[1:], output.prompt_token_ids[1:])]
-    return math.exp(-sum(logprobs) / len(logprobs))
+    return exp(-sum(logprobs) / len(logprobs))
 
 
 def is_number(value) -> bool:
@@ -151,15 +150,15 @@ def test_chosen_logprobs(student, kit):
                                      f"got {len(got)}")
         for i, (step, token, value) in enumerate(zip(completion.logprobs, ids, got)):
             want = step[token]
-            if math.isclose(value, want.logprob, rel_tol=1e-6, abs_tol=1e-6):
+            if isclose(value, want.logprob, rel_tol=1e-6, abs_tol=1e-6):
                 continue
             best = min(step.values(), key=lambda lp: lp.rank)
             why = (": that is the most likely token's logprob; take the generated token's "
-                   "(completion.token_ids[i])" if math.isclose(value, best.logprob) else "")
+                   "(completion.token_ids[i])" if isclose(value, best.logprob) else "")
             expect(False, f"position {i}: the generated token {want.decoded_token!r} (id "
                           f"{token}, rank {want.rank}) has logprob {want.logprob:.4f}, got "
                           f"{value!r}{why}")
-        expect(math.isclose(sum(got), completion.cumulative_logprob, rel_tol=1e-4, abs_tol=1e-4),
+        expect(isclose(sum(got), completion.cumulative_logprob, rel_tol=1e-4, abs_tol=1e-4),
                f"the logprobs should add up to cumulative_logprob "
                f"{completion.cumulative_logprob:.4f}, they add up to {sum(got):.4f}")
 
@@ -185,7 +184,7 @@ def test_top_alternatives(student, kit):
                        f"{where}: expected a list of (decoded_token, logprob) tuples, "
                        f"got {describe_type(got)}")
                 same = len(got) == len(want) and all(
-                    g[0] == w[0] and math.isclose(g[1], w[1], rel_tol=1e-6, abs_tol=1e-6)
+                    g[0] == w[0] and isclose(g[1], w[1], rel_tol=1e-6, abs_tol=1e-6)
                     for g, w in zip(got, want))
                 if same:
                     continue
@@ -208,17 +207,17 @@ def _check_perplexity(student, kit, text):
     got = student.perplexity(kit.llm, text)
     expect(is_number(got), f"perplexity(llm, {text!r}): expected a float, got {describe_type(got)}")
     want = reference_perplexity(kit, text)
-    if math.isclose(got, want, rel_tol=1e-3):
+    if isclose(got, want, rel_tol=1e-3):
         return got
     n = len(kit.llm.get_tokenizer().encode(text)) - 1  # tokens with a logprob
-    loss = math.log(want)  # minus the mean logprob
+    loss = log(want)  # minus the mean logprob
     why = ""
-    if math.isclose(got, math.exp(loss * n / (n + 1)), rel_tol=1e-3):
+    if isclose(got, exp(loss * n / (n + 1)), rel_tol=1e-3):
         why = (": that divides by every prompt token, start token included; only the "
                f"{n} tokens after it have a logprob")
-    elif math.isclose(got, math.exp(loss * n), rel_tol=1e-3):
+    elif isclose(got, exp(loss * n), rel_tol=1e-3):
         why = ": that is exp of minus the sum; take the mean"
-    elif math.isclose(got, loss, rel_tol=1e-3) or math.isclose(got, -loss, rel_tol=1e-3):
+    elif isclose(got, loss, rel_tol=1e-3) or isclose(got, -loss, rel_tol=1e-3):
         why = ": that is the mean logprob; perplexity is exp of minus it"
     expect(False, f"perplexity(llm, {text!r}): expected {want:.4f} (from vLLM's prompt "
                   f"logprobs), got {got!r}{why}")

@@ -29,13 +29,18 @@ BIN = Path(sys.executable).parent
 
 def _class(lesson) -> dict[str, dict[str, str]]:
     """30 students: name -> {exercise: wrong code} (empty: the reference)."""
-    import yaml
+    from vllm_course import planted
 
-    planted = yaml.safe_load((REPO_ROOT / "tests" / "planted_mistakes.yaml").read_text())[lesson.id]
+    # One planted mistake per exercise (the first listed): the same class as
+    # when each exercise had one, so that runs of the bench stay comparable.
+    first = {}
+    for m in planted.mistakes(lesson):
+        first.setdefault(m.function, m)
+    solution = lesson.solution_path.read_text()
     stub = "# YOUR CODE HERE\nraise NotImplementedError()"
     students = {f"ref{i:02d}": {} for i in range(12)}
     students.update({f"stub{i}": {e.function: stub for e in lesson.exercises} for i in range(4)})
-    students.update({f"mistake-{f}": {f: body} for f, body in planted.items()})
+    students.update({f"mistake-{f}": {f: m.new_region(solution)} for f, m in first.items()})
     students.update({f"syntax{i}": {"generate": "return llm.generate(prompts sampling_params)"}
                      for i in range(3)})
     students.update({f"hang{i}": {"focused_params": "while True:\n    pass"} for i in range(3)})

@@ -5,6 +5,7 @@ Grader modules import these instead of copying them (lessons 5 and on too).
 
 from __future__ import annotations
 
+from vllm_course.grading.compare import isclose
 from vllm_course.grading.feedback import describe_type, expect
 
 
@@ -32,3 +33,25 @@ def expect_exact_keys(got, keys: set[str]) -> None:
     """`got` is a dict with exactly `keys`."""
     expect(isinstance(got, dict), f"expected a dict, got {describe_type(got)}")
     expect(set(got) == keys, f"expected exactly the keys {sorted(keys)}, got {sorted(got)}")
+
+
+def expect_sampling_params(params, **asked):
+    """`params` is a vllm.SamplingParams with the `asked` values and vLLM's
+    defaults everywhere else (as SamplingParams(**asked) has them)."""
+    from vllm import SamplingParams
+
+    expect(type(params) is SamplingParams,
+           f"expected a vllm.SamplingParams, got {describe_type(params)}")
+    want = SamplingParams(**asked)
+    for name in SamplingParams.__struct_fields__:
+        if name.startswith("_"):
+            continue
+        got, value = getattr(params, name), getattr(want, name)
+        same = (isclose(got, value) if isinstance(value, float) and isinstance(got, (int, float))
+                else got == value)
+        if name in asked:
+            expect(same, f"expected {name} {asked[name]}, got {got!r}")
+        else:
+            shown = ", ".join(f"{k}={v}" for k, v in asked.items())
+            expect(same, f"{name}: expected vLLM's default {value!r}, got {got!r}: set only "
+                         f"{shown} and leave every other field at its default")

@@ -3,9 +3,17 @@ and the kit's own reference runs."""
 
 from __future__ import annotations
 
-from functools import cached_property
+import contextlib
+from functools import cache, cached_property
 
 from vllm_course.grading.feedback import MissingFunction, describe_type
+
+
+@cache
+def _reference_module(lesson):
+    from vllm_course.grading.student import load_module
+
+    return load_module(lesson.solution_path, f"_course_reference_{lesson.id}")
 
 
 class StudentEngine:
@@ -24,9 +32,10 @@ class Kit:
     create_llm costs only that exercise's points.
     """
 
-    def __init__(self, student, model: str):
+    def __init__(self, student, model: str, lesson=None):
         self.student = student
         self.model = model
+        self.lesson = lesson
         self._attempt: StudentEngine | None = None
         self._greedy: dict[tuple, list[list[int]]] = {}
 
@@ -76,6 +85,15 @@ class Kit:
         from vllm import LLM
 
         return LLM(model=self.model)
+
+    @contextlib.contextmanager
+    def reference_helpers(self, *names: str):
+        """While it runs, the student's functions `names` are the reference
+        solution's: a check of one exercise that calls others (main calls
+        build_parser) then costs a mistake in those only their own points."""
+        module = _reference_module(self.lesson)
+        with self.student.replaced({name: getattr(module, name) for name in names}):
+            yield
 
     # The kit's own references, computed on the shared engine (greedy runs are
     # deterministic, so each is computed once per session).

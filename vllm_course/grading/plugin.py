@@ -124,7 +124,7 @@ class GradingSession:
 
     def kit(self, lesson: Lesson) -> Kit:
         if lesson.id not in self.kits:
-            self.kits[lesson.id] = Kit(self.student(lesson), self.model())
+            self.kits[lesson.id] = Kit(self.student(lesson), self.model(), lesson)
         return self.kits[lesson.id]
 
     def _declared(self, lesson: Lesson) -> dict[str, str | None]:

@@ -4,12 +4,14 @@ feedback."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 from functools import wraps
 from pathlib import Path
 from types import ModuleType
 
+from vllm_course.grading.compare import plain_values
 from vllm_course.grading.feedback import (
     GradingFailure,
     MissingFunction,
@@ -51,7 +53,8 @@ class Student:
     - a stub (NotImplementedError raised in the student's own code) becomes
       "not implemented yet";
     - any other exception becomes a short traceback of the student's frames;
-    - a missing function is named as missing."""
+    - a missing function is named as missing;
+    - what it returns is made of plain builtins (compare.plain_values)."""
 
     def __init__(self, namespace: dict, source: Path | None, broken: SubmissionBroken | None = None):
         self._ns = namespace
@@ -89,6 +92,21 @@ class Student:
                 f"{student_traceback(e, None)}"))
         return cls(namespace, None)
 
+    @contextlib.contextmanager
+    def replaced(self, functions: dict):
+        """The namespace with `functions` in place of the student's, for a while."""
+        missing = object()
+        saved = {name: self._ns.get(name, missing) for name in functions}
+        self._ns.update(functions)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is missing:
+                    self._ns.pop(name, None)
+                else:
+                    self._ns[name] = value
+
     def defines(self, name: str) -> bool:
         return self._broken is None and callable(self._ns.get(name))
 
@@ -116,7 +134,8 @@ class Student:
         @wraps(fn)
         def call(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                # Builtin subclasses become builtins: their __eq__ cannot lie.
+                return plain_values(fn(*args, **kwargs))
             except GradingFailure:
                 raise
             except NotImplementedError as e:
