@@ -1,7 +1,7 @@
 # The kit's commands. A new user needs two: `make setup`, then `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup test bench lock clean-model
+.PHONY: setup test bench mutants lock clean-model
 
 setup:  ## create .venv and install vLLM, the kit and the offline model
 	@bash scripts/setup.sh
@@ -13,6 +13,10 @@ test:  ## the kit's own test suite (real vLLM on this machine)
 bench:  ## side-by-side throughput and start-up figures
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
 	@$(PY) -m vllm_course.bench
+
+mutants:  ## grade every small change of the solutions; list those the graders miss
+	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
+	@$(PY) -m vllm_course.mutation_run
 
 lock:  ## regenerate requirements/cpu.txt from vLLM's declared requirements
 	@bash scripts/lock_cpu_requirements.sh

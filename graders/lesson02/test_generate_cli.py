@@ -155,6 +155,8 @@ def test_build_parser_defaults_and_values(student, kit):
         "--engine-seed", "0",
     ], dict(DEFAULTS, prompts=["Once upon a time"], temperature=1.0, top_k=1, max_tokens=5,
             seed=0, stop=["."], stop_token_ids=[2], dtype="bfloat16", engine_seed=0))
+    for dtype in ("auto", "float32", "float16", "bfloat16"):  # every choice is accepted
+        check_parsed(student, ["--dtype", dtype], dict(DEFAULTS, dtype=dtype))
 
 
 @pytest.mark.exercise("build_parser")

@@ -50,6 +50,7 @@ MAX_JOBS = 64
 POLL_SECONDS = 0.2
 MEMORY_POLL_SECONDS = 0.5
 EXIT_GRACE_SECONDS = 2.0
+NOT_RUN = "this check could not be run"  # a child ended without running it
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Submission:
     lesson: Lesson
     path: Path  # the file handed in (a .py, or a notebook)
     source: bytes | None = None  # the code to grade, when it is not the file's bytes
+    exercises: frozenset[str] | None = None  # grade only these exercises' checks (mutants)
 
     @property
     def notebook(self) -> bool:
@@ -229,7 +231,8 @@ class WarmGrader:
         """Grade each submission alone, `jobs` at a time; results in input order."""
         self.prepare({s.lesson.id: s.lesson for s in submissions}.values())
         tasks = [_Task(s, s.source if s.source is not None else _read(s.path),
-                       checks=list(self.checks[s.lesson.id]))
+                       checks=[c for c in self.checks[s.lesson.id]
+                               if s.exercises is None or c[1] in s.exercises])
                  for s in submissions]
         return self._run(tasks, on_done)
 
@@ -244,7 +247,9 @@ class WarmGrader:
         try:
             while queue or live:
                 while queue and free:
-                    live.append(self._spawn(queue.popleft(), free.pop(0), None))
+                    task = queue.popleft()
+                    keep = None if task.submission.exercises is None else task.pending()
+                    live.append(self._spawn(task, free.pop(0), keep))
                 for key, _ in self._selector.select(timeout=POLL_SECONDS):
                     self._read(key.fd, self._by_fd[key.fd])
                 now = time.monotonic()
@@ -505,7 +510,7 @@ class WarmGrader:
             for nodeid in pending:
                 task.results[nodeid] = (False, feedback.render(
                     task.submission.lesson, task.function(nodeid),
-                    feedback.ProcessDied("this check could not be run")))
+                    feedback.ProcessDied(NOT_RUN)))
             return None
         return pending
 
