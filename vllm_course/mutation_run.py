@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 if any(NOT_RUN in text for text in messages):
                     # The grading broke, not the mutant's code: never counted as a kill.
                     errors.append((m, g))
-                elif g.results[m.function].points < points[m.function]:
+                    continue
+                if g.results[m.function].points < points[m.function]:
                     killed += 1
                     if args.show_kills:
                         why = (g.results[m.function].messages or ["?"])[0].splitlines()[0]
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SURVIVED    {m.label}\n{_indent(m.diff)}")
     for m, g in errors:
         print(f"NOT GRADED  {m.label}: {'; '.join(g.notes) or 'its checks could not be run'}")
+    if errors:  # what the first broken child printed, to find out why
+        print(_indent("\n".join(errors[0][1].output.strip().splitlines()[-15:])))
     # Judged only on a complete run: a mutant that was not graded may be the match.
     ran = {l.id for l in lessons}
     stale = [] if errors else [e for e in equivalents if e not in used and (

@@ -34,7 +34,10 @@ def _tracked_modules(grader_modules) -> dict[str, types.ModuleType]:
     mods = {name: m for name, m in list(sys.modules.items())
             if m is not None and name.split(".")[0] in _PREFIXES}
     mods["builtins"] = builtins
-    for grader in grader_modules:
+    # The graders' modules, and the module of the helpers they compare with
+    # (compare.py binds math.isclose, json.loads...): what those bind is watched.
+    compare = sys.modules.get("vllm_course.grading.compare")
+    for grader in [*grader_modules, *([compare] if compare else [])]:
         mods[grader.__name__] = grader
         for value in vars(grader).values():
             if isinstance(value, types.ModuleType):

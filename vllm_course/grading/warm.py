@@ -139,6 +139,7 @@ class _Child:
     workdir: str | None = None  # removed when it is reaped
     reported_sandbox: bool = False
     exited: float = 0.0
+    ended: str = ""  # why it ended early, when it did
 
 
 class WarmGrader:
@@ -482,6 +483,7 @@ class WarmGrader:
             why = (f"the process running it ended (exit status {code}) before the check "
                    "finished: sys.exit, os._exit or a crash in your code ends grading; "
                    "return a value instead")
+        c.ended = why
         lesson = task.submission.lesson
         if c.phase == "importing" or task.checks is None:
             for nodeid in task.pending():
@@ -507,6 +509,8 @@ class WarmGrader:
         # A child that ran to its end, or died without finishing a check, will
         # not do better a second time: what is left is not run.
         if c.done or len(task.results) == c.results_before:
+            task.note(f"the grading process ended with {len(pending)} check(s) not run: "
+                      + (c.ended or "pytest finished without them; its output says why"))
             for nodeid in pending:
                 task.results[nodeid] = (False, feedback.render(
                     task.submission.lesson, task.function(nodeid),
