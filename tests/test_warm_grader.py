@@ -191,3 +191,36 @@ def test_snapshot_names_and_undoes_a_change():
     assert "vllm_course.grading.feedback.expect" in changed
     assert math.isclose is original and fb.expect.__code__ is code
     assert snap.verify() == []
+
+
+def test_a_late_close_leaves_the_next_owner_of_the_fd_number_alone():
+    # The bug it guards against: a child's output pipe reached EOF and closed,
+    # the next child's new pipe got the same fd number, and the first child's
+    # reap then closed it: that child died on a broken pipe, its checks "could
+    # not be run", and so did every child after it.
+    import selectors
+
+    from vllm_course.grading.warm import WarmGrader, _Child
+
+    grader = WarmGrader(jobs=1, sandbox=False)
+    grader._selector, grader._by_fd = selectors.DefaultSelector(), {}
+
+    def child(fd):
+        c = _Child(pid=0, slot=0, uid=None, task=None, result_fd=fd, output_fd=fd, open_fds=1)
+        grader._selector.register(fd, selectors.EVENT_READ)
+        grader._by_fd[fd] = c
+        return c
+
+    read, write = os.pipe()
+    old = child(read)
+    grader._close(read, old)  # EOF: the old child's pipe closes
+    os.close(write)
+    again, write = os.pipe()
+    assert again == read  # the lowest free number is reused
+    new = child(again)
+    grader._close(read, old)  # the old child's reap closes "its" fds again
+    assert grader._by_fd[again] is new and new.open_fds == 1
+    os.fstat(again)  # still open
+    grader._close(again, new)
+    os.close(write)
+    assert grader._by_fd == {} and old.open_fds == new.open_fds == 0

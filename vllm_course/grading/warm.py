@@ -277,12 +277,15 @@ class WarmGrader:
             self._selector.close()
         return [finished[i] for i in range(len(tasks))]
 
-    def _close(self, fd: int) -> None:
-        c = self._by_fd.pop(fd, None)
-        if c is not None:
-            self._selector.unregister(fd)
-            os.close(fd)
-            c.open_fds -= 1
+    def _close(self, fd: int, owner: _Child) -> None:
+        # Once closed, an fd number goes to the next pipe opened, maybe another
+        # child's: a late close for the old owner (its reap) must not touch it.
+        if self._by_fd.get(fd) is not owner:
+            return
+        del self._by_fd[fd]
+        self._selector.unregister(fd)
+        os.close(fd)
+        owner.open_fds -= 1
 
     def _spawn(self, task: _Task, slot: int, keep) -> _Child:
         result_r, result_w = os.pipe()
@@ -325,7 +328,7 @@ class WarmGrader:
         except BlockingIOError:
             return
         if not data:
-            self._close(fd)
+            self._close(fd, c)
             return
         if fd == c.output_fd:
             task = c.task
@@ -460,7 +463,7 @@ class WarmGrader:
 
     def _reap(self, c: _Child) -> None:
         for fd in (c.result_fd, c.output_fd):
-            self._close(fd)
+            self._close(fd, c)
         if c.status is None:
             try:
                 _, c.status = os.waitpid(c.pid, 0)
