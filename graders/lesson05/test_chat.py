@@ -1,0 +1,175 @@
+"""Graders of lesson 5, chat (points in course.yaml).
+
+Each test takes `student` and `kit` and checks real behaviour through vLLM.
+The kit's reference for a chat reply is a plain generate on the prompt the
+template renders, given as token ids WITHOUT a start token: llm.chat
+tokenizes the rendered text with add_special_tokens=False (the template
+owns the special tokens), while llm.generate(text) adds the start token.
+"""
+
+import pytest
+from vllm import SamplingParams
+from vllm.inputs import TokensPrompt
+from vllm.outputs import RequestOutput
+
+from vllm_course.grading import expect
+from vllm_course.grading.checks import expect_exact_keys
+from vllm_course.grading.feedback import describe_type
+
+SIMPLE = (
+    "{% for message in messages %}"
+    "{{ message['role'] | capitalize }}: {{ message['content'] }}\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+# A second template, so that a submission must use the one it is given.
+TAGGED = (
+    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}\n"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+SYSTEM = "You are a helpful assistant."
+QUESTIONS = ["What is the capital of France?", "Who are you?", "What does vLLM do?"]
+
+
+def rendered(kit, messages, template, generation_prompt=True, continue_final=False):
+    return kit.llm.get_tokenizer().apply_chat_template(
+        messages, chat_template=template, tokenize=False,
+        add_generation_prompt=generation_prompt, continue_final_message=continue_final)
+
+
+def reference_reply(kit, prompt_text, params) -> list[int]:
+    ids = kit.llm.get_tokenizer().encode(prompt_text, add_special_tokens=False)
+    [out] = kit.llm.generate(TokensPrompt(prompt_token_ids=ids), params, use_tqdm=False)
+    return list(out.outputs[0].token_ids)
+
+
+def conversation(system, user):
+    return ([] if system is None else [{"role": "system", "content": system}]) + \
+        [{"role": "user", "content": user}]
+
+
+@pytest.mark.exercise("build_conversation")
+def test_build_conversation(student, kit):
+    for system, user in ((SYSTEM, QUESTIONS[0]), (None, QUESTIONS[1]), ("", "Hi")):
+        got = student.build_conversation(system, user)
+        want = conversation(system, user)
+        expect(isinstance(got, list), f"expected a list of messages, got {describe_type(got)}")
+        for message in got:
+            expect_exact_keys(message, {"role", "content"})
+        expect(got == want, f"build_conversation({system!r}, {user!r}): expected {want}, "
+                            f"got {got}")
+
+
+@pytest.mark.exercise("render_prompt")
+def test_render_prompt(student, kit):
+    history = conversation(SYSTEM, QUESTIONS[0]) + [
+        {"role": "assistant", "content": "Paris."}, {"role": "user", "content": QUESTIONS[1]}]
+    for template in (SIMPLE, TAGGED):
+        for messages in (conversation(SYSTEM, QUESTIONS[0]), conversation(None, QUESTIONS[2]),
+                         history):
+            got = student.render_prompt(kit.llm, messages, template)
+            want = rendered(kit, messages, template)
+            expect(got == want, f"expected the template's text with the generation prompt, "
+                                f"{want!r}, got {got!r}")
+
+
+@pytest.mark.exercise("chat_once")
+def test_chat_once(student, kit):
+    for template, messages, max_tokens in ((SIMPLE, conversation(SYSTEM, QUESTIONS[0]), 12),
+                                           (TAGGED, conversation(None, QUESTIONS[1]), 7)):
+        # ignore_eos: the reply runs to max_tokens, so the params given must be used.
+        params = SamplingParams(temperature=0, max_tokens=max_tokens, ignore_eos=True)
+        out = student.chat_once(kit.llm, messages, template, params)
+        expect(isinstance(out, RequestOutput), f"expected one RequestOutput, got "
+                                               f"{describe_type(out)}")
+        prompt = rendered(kit, messages, template)
+        expect(out.prompt == prompt, f"the engine received {out.prompt!r}, expected the "
+                                     f"template's rendering {prompt!r}")
+        ids = kit.llm.get_tokenizer().encode(prompt, add_special_tokens=False)
+        expect(list(out.prompt_token_ids) == ids,
+               f"the engine was fed {list(out.prompt_token_ids)}, expected {ids}: llm.chat "
+               "adds no start token (the template owns special tokens); llm.generate on the "
+               "rendered text would add one")
+        got = list(out.outputs[0].token_ids)
+        expect(len(got) == max_tokens, f"with max_tokens={max_tokens} (and ignore_eos) the reply "
+                                       f"should have {max_tokens} tokens, got {len(got)}: chat "
+                                       "with the params you were given")
+        want = reference_reply(kit, prompt, params)
+        expect(got == want, f"greedy reply tokens {got}, expected the kit's {want}")
+
+
+@pytest.mark.exercise("chat_batch")
+def test_chat_batch(student, kit):
+    conversations = [conversation(SYSTEM, q) for q in QUESTIONS] + [conversation(None, QUESTIONS[0])]
+    params = SamplingParams(temperature=0, max_tokens=8)
+    got = student.chat_batch(kit.llm, conversations, SIMPLE, params)
+    outs = kit.llm.chat(conversations, params, chat_template=SIMPLE, use_tqdm=False)
+    want = [o.outputs[0].text for o in outs]
+    expect(got == want, f"expected the replies in the order of the conversations, {want}, "
+                        f"got {got}")
+    # Three seeded samples per conversation, on questions the model has not
+    # memorised: the reply is the first sample's.
+    open_questions = [conversation(None, "Purple"), conversation(SYSTEM, "Why do cats")]
+    params = SamplingParams(n=3, temperature=1.0, seed=5, max_tokens=8)
+    got = student.chat_batch(kit.llm, open_questions, SIMPLE, params)
+    outs = kit.llm.chat(open_questions, params, chat_template=SIMPLE, use_tqdm=False)
+    want = [o.outputs[0].text for o in outs]
+    expect(got == want, f"with n=3 samples, expected each conversation's first sample, {want}, "
+                        f"got {got}")
+
+
+@pytest.mark.exercise("continue_reply")
+def test_continue_reply(student, kit):
+    params = SamplingParams(temperature=0, max_tokens=6)
+    # A start that ends mid-sentence, and one that ends on a space.
+    for start in ("The capital of France is", "Sure! "):
+        messages = conversation(SYSTEM, QUESTIONS[0]) + [{"role": "assistant", "content": start}]
+        got = student.continue_reply(kit.llm, messages, SIMPLE, params)
+        [out] = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
+                             add_generation_prompt=False, continue_final_message=True)
+        want = start + out.outputs[0].text
+        expect(got == want, f"expected the reply's start {start!r} followed by its "
+                            f"continuation, {want!r}, got {got!r}")
+    # Three seeded samples, where the model is unsure: the first one continues.
+    messages = conversation(None, "Purple") + [{"role": "assistant", "content": "Why do cats"}]
+    params = SamplingParams(n=3, temperature=1.0, seed=9, max_tokens=6)
+    got = student.continue_reply(kit.llm, messages, SIMPLE, params)
+    [out] = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
+                         add_generation_prompt=False, continue_final_message=True)
+    want = "Why do cats" + out.outputs[0].text
+    expect(got == want, f"with n=3 samples, expected the start followed by the first sample, "
+                        f"{want!r}, got {got!r}")
+
+
+@pytest.mark.exercise("multi_turn")
+def test_multi_turn(student, kit):
+    greedy = SamplingParams(temperature=0, max_tokens=6)
+    # The last: three seeded samples per turn, of which the first is the reply.
+    sampled = SamplingParams(n=3, temperature=1.0, seed=13, max_tokens=6)
+    for system, turns, params in ((SYSTEM, QUESTIONS, greedy), (None, QUESTIONS[:1], greedy),
+                                  (None, ["Purple", "Why do cats"], sampled)):
+        with kit.reference_helpers("build_conversation"):  # graded on its own
+            got = student.multi_turn(kit.llm, system, list(turns), SIMPLE, params)
+        want = conversation(system, turns[0])
+        for i, turn in enumerate(turns):
+            if i:
+                want.append({"role": "user", "content": turn})
+            [out] = kit.llm.chat(want, params, chat_template=SIMPLE, use_tqdm=False)
+            want.append({"role": "assistant", "content": out.outputs[0].text})
+        expect(got == want, f"expected the conversation {want}, got {got}")
+
+
+@pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
+@pytest.mark.exercise("multi_turn")
+def test_multi_turn_with_another_template(student, kit):
+    params = SamplingParams(temperature=0, max_tokens=5)
+    turns = ["Hello!", "Who are you?"]
+    with kit.reference_helpers("build_conversation"):  # graded on its own
+        got = student.multi_turn(kit.llm, None, turns, TAGGED, params)
+    want = conversation(None, turns[0])
+    for i, turn in enumerate(turns):
+        if i:
+            want.append({"role": "user", "content": turn})
+        [out] = kit.llm.chat(want, params, chat_template=TAGGED, use_tqdm=False)
+        want.append({"role": "assistant", "content": out.outputs[0].text})
+    expect(got == want, f"expected the conversation {want}, got {got}")
