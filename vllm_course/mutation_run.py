@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from vllm_course.grading.feedback import relative
 from vllm_course.manifest import REPO_ROOT, course
 from vllm_course.mutants import Mutant, lesson_mutants
 
@@ -41,7 +42,7 @@ class Equivalent:
 
 
 def load_equivalents(path: Path = EQUIVALENT_PATH) -> list[Equivalent]:
-    where = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+    where = relative(path)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
     if not isinstance(data, list):
         raise SystemExit(f"{where}: expected a list of entries, got {type(data).__name__}")
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(survivors)} unexplained survivor(s), {len(stale)} stale entr(ies). For a "
               "survivor: make its exercise's grader catch it (and plant the mistake in "
               f"tests/planted_mistakes.yaml), or, if no grader could tell it apart, add it to "
-              f"{EQUIVALENT_PATH.relative_to(REPO_ROOT)} with the reason.")
+              f"{relative(EQUIVALENT_PATH)} with the reason.")
         return 1
     return 0
 

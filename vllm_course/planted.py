@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from vllm_course.grading.feedback import relative
 from vllm_course.manifest import REPO_ROOT, Course, Lesson
 from vllm_course.stubs import solution_regions
 
@@ -62,13 +63,6 @@ class Mistake:
                                f"{self.name}: replace needs {old!r} exactly once in the "
                                f"reference's solution region, found it {region.count(old)} times")
         return region.replace(old, new)
-
-
-def relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _region_bounds(source: str, function: str) -> tuple[int, int, str]:

@@ -120,25 +120,34 @@ def test_chat_batch(student, kit):
 
 @pytest.mark.exercise("continue_reply")
 def test_continue_reply(student, kit):
-    params = SamplingParams(temperature=0, max_tokens=6)
-    # A start that ends mid-sentence, and one that ends on a space.
-    for start in ("The capital of France is", "Sure! "):
-        messages = conversation(SYSTEM, QUESTIONS[0]) + [{"role": "assistant", "content": start}]
+    greedy = SamplingParams(temperature=0, max_tokens=6)
+    # A start that ends mid-sentence, one that ends on a space, and three seeded
+    # samples where the model is unsure, of which the first continues.
+    cases = [(conversation(SYSTEM, QUESTIONS[0]), "The capital of France is", greedy),
+             (conversation(SYSTEM, QUESTIONS[0]), "Sure! ", greedy),
+             (conversation(None, "Purple"), "Why do cats",
+              SamplingParams(n=3, temperature=1.0, seed=9, max_tokens=6))]
+    for before, start, params in cases:
+        messages = before + [{"role": "assistant", "content": start}]
         got = student.continue_reply(kit.llm, messages, SIMPLE, params)
         [out] = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
                              add_generation_prompt=False, continue_final_message=True)
         want = start + out.outputs[0].text
         expect(got == want, f"expected the reply's start {start!r} followed by its "
-                            f"continuation, {want!r}, got {got!r}")
-    # Three seeded samples, where the model is unsure: the first one continues.
-    messages = conversation(None, "Purple") + [{"role": "assistant", "content": "Why do cats"}]
-    params = SamplingParams(n=3, temperature=1.0, seed=9, max_tokens=6)
-    got = student.continue_reply(kit.llm, messages, SIMPLE, params)
-    [out] = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
-                         add_generation_prompt=False, continue_final_message=True)
-    want = "Why do cats" + out.outputs[0].text
-    expect(got == want, f"with n=3 samples, expected the start followed by the first sample, "
-                        f"{want!r}, got {got!r}")
+                            f"continuation (the first sample's, if n > 1), {want!r}, "
+                            f"got {got!r}")
+
+
+def check_multi_turn(student, kit, system, turns, template, params):
+    with kit.reference_helpers("build_conversation"):  # graded on its own
+        got = student.multi_turn(kit.llm, system, list(turns), template, params)
+    want = conversation(system, turns[0])
+    for i, turn in enumerate(turns):
+        if i:
+            want.append({"role": "user", "content": turn})
+        [out] = kit.llm.chat(want, params, chat_template=template, use_tqdm=False)
+        want.append({"role": "assistant", "content": out.outputs[0].text})
+    expect(got == want, f"expected the conversation {want}, got {got}")
 
 
 @pytest.mark.exercise("multi_turn")
@@ -148,28 +157,11 @@ def test_multi_turn(student, kit):
     sampled = SamplingParams(n=3, temperature=1.0, seed=13, max_tokens=6)
     for system, turns, params in ((SYSTEM, QUESTIONS, greedy), (None, QUESTIONS[:1], greedy),
                                   (None, ["Purple", "Why do cats"], sampled)):
-        with kit.reference_helpers("build_conversation"):  # graded on its own
-            got = student.multi_turn(kit.llm, system, list(turns), SIMPLE, params)
-        want = conversation(system, turns[0])
-        for i, turn in enumerate(turns):
-            if i:
-                want.append({"role": "user", "content": turn})
-            [out] = kit.llm.chat(want, params, chat_template=SIMPLE, use_tqdm=False)
-            want.append({"role": "assistant", "content": out.outputs[0].text})
-        expect(got == want, f"expected the conversation {want}, got {got}")
+        check_multi_turn(student, kit, system, turns, SIMPLE, params)
 
 
 @pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
 @pytest.mark.exercise("multi_turn")
 def test_multi_turn_with_another_template(student, kit):
-    params = SamplingParams(temperature=0, max_tokens=5)
-    turns = ["Hello!", "Who are you?"]
-    with kit.reference_helpers("build_conversation"):  # graded on its own
-        got = student.multi_turn(kit.llm, None, turns, TAGGED, params)
-    want = conversation(None, turns[0])
-    for i, turn in enumerate(turns):
-        if i:
-            want.append({"role": "user", "content": turn})
-        [out] = kit.llm.chat(want, params, chat_template=TAGGED, use_tqdm=False)
-        want.append({"role": "assistant", "content": out.outputs[0].text})
-    expect(got == want, f"expected the conversation {want}, got {got}")
+    check_multi_turn(student, kit, None, ["Hello!", "Who are you?"], TAGGED,
+                     SamplingParams(temperature=0, max_tokens=5))
