@@ -36,6 +36,12 @@ def test_good_manifest(tmp_path):
     c = load(write(tmp_path, GOOD))
     lesson = c.lesson("lesson01")
     assert lesson.max_points == 2 and lesson.exercise("f").hint == "h"
+    assert lesson.engine == {}  # the kit's engine takes vLLM's defaults
+
+
+def test_engine_options(tmp_path):
+    text = GOOD.replace("    exercises:\n", "    engine: {dtype: float32}\n    exercises:\n")
+    assert load(write(tmp_path, text)).lesson("lesson01").engine == {"dtype": "float32"}
 
 
 @pytest.mark.parametrize("change,field,expected", [
@@ -45,6 +51,9 @@ def test_good_manifest(tmp_path):
     (("id: lesson01", "id: one"), "lessons[0].id", "lesson01"),
     (("vllm_version: \"0.32.0\"", "vllm_version: 0.32"), "course.vllm_version", "must be str"),
     (("function: f", "function: 1f"), "lessons[0].exercises[0].function", "Python name"),
+    (("exercises:\n", "engine: float32\n    exercises:\n"), "lessons[0].engine", "must be dict"),
+    (("exercises:\n", "engine: {1: float32}\n    exercises:\n"), "lessons[0].engine",
+     "LLM keyword arguments"),
 ])
 def test_malformed_fields_are_named(tmp_path, change, field, expected):
     p = write(tmp_path, GOOD.replace(*change))

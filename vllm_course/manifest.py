@@ -8,7 +8,7 @@ expected and what was found.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ class Lesson:
     folder: str  # lessons/NN-slug
     exercise_file: str  # file name inside exercises/<id>/ and solutions/<id>/
     exercises: tuple[Exercise, ...]
+    # Keyword arguments of LLM(...) for the engine the kit makes for this
+    # lesson's checks (lesson 6 needs a structured-outputs config); default none.
+    engine: dict = field(default_factory=dict, compare=False)
 
     # Every layout path of a lesson is built here, and only here.
     @property
@@ -115,6 +118,17 @@ def _field(data: dict, key: str, kind: type, where: str, path: Path) -> Any:
     return value
 
 
+def _engine(raw: dict, where: str, path: Path) -> dict:
+    if "engine" not in raw:
+        return {}
+    options = _field(raw, "engine", dict, where, path)
+    for key in options:
+        if not isinstance(key, str) or not _IDENT.match(key):
+            raise ManifestError(f"{path}: {where}.engine must map LLM keyword arguments to "
+                                f"values, found the key {key!r}")
+    return options
+
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -166,6 +180,7 @@ def parse(data: Any, path: Path) -> Course:
                 folder=_field(raw, "folder", str, where, path),
                 exercise_file=_field(raw, "exercise_file", str, where, path),
                 exercises=tuple(exercises),
+                engine=_engine(raw, where, path),
             )
         )
     return Course(

@@ -16,6 +16,8 @@ import json as _json
 import math as _math
 import re as _re
 
+import jsonschema as _jsonschema
+
 # Bound now: later rebinding of math.isclose etc. does not reach the graders.
 isclose = _math.isclose
 exp = _math.exp
@@ -23,6 +25,8 @@ log = _math.log
 isfinite = _math.isfinite
 json_loads = _json.loads
 fullmatch = _re.fullmatch
+validate_json = _jsonschema.validate  # raises JSONSchemaError when invalid
+JSONSchemaError = _jsonschema.ValidationError
 
 _EXACT = (str, int, float, bool, bytes, type(None))
 _SCALARS = ((str, str.__str__), (int, int.__int__), (float, float.__float__),

@@ -25,7 +25,10 @@ class SubmissionBroken(GradingFailure):
 
 
 class StudentCodeError(GradingFailure):
-    """The student's function raised; the message carries a short traceback."""
+    """The student's function raised; the message carries a short traceback,
+    and `raised` the exception's type (a check that asks for an error reads it)."""
+
+    raised: type = Exception
 
 
 class GradingTimeout(GradingFailure):

@@ -84,7 +84,7 @@ class Kit:
     def own_llm(self):
         from vllm import LLM
 
-        return LLM(model=self.model)
+        return LLM(model=self.model, **(self.lesson.engine if self.lesson else {}))
 
     @contextlib.contextmanager
     def reference_helpers(self, *names: str):

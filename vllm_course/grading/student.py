@@ -143,7 +143,9 @@ class Student:
                     raise NotImplementedYet(f"{name}() is not implemented yet") from None
                 raise StudentCodeError(self._crash(name, e)) from None
             except Exception as e:  # noqa: BLE001
-                raise StudentCodeError(self._crash(name, e)) from None
+                error = StudentCodeError(self._crash(name, e))
+                error.raised = type(e)
+                raise error from None
 
         return call
 
