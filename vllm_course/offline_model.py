@@ -152,8 +152,9 @@ def _write_json(path: Path, obj: dict) -> None:
 # --------------------------------------------------------------------------- corpus & tokenizer
 
 
-def load_corpus() -> list[tuple[str, bool, int]]:
-    """Documents of the corpus as (text, ends_with_eos, times_per_epoch); see corpus.txt."""
+def load_corpus() -> list[tuple[str, bool, int, bool]]:
+    """Documents of the corpus as (text, ends_with_eos, times_per_epoch,
+    starts_with_bos); see corpus.txt."""
     docs, lines = [], []
     for raw in CORPUS_PATH.read_text(encoding="utf-8").splitlines() + [""]:
         line = raw.strip()
@@ -164,14 +165,18 @@ def load_corpus() -> list[tuple[str, bool, int]]:
         elif lines:
             text = " ".join(lines)
             eos = text.endswith("</s>")
-            repeat = re.match(r"\[x(\d+)\] ", text)
-            text = text[repeat.end() if repeat else 0 :].removesuffix("</s>").rstrip()
-            docs.append((text, eos, int(repeat.group(1)) if repeat else 1))
+            tags = re.match(r"(?:\[(?:x\d+|chat)\] )*", text)
+            repeat = re.search(r"\[x(\d+)\]", tags.group())
+            chat = "[chat]" in tags.group()
+            text = text[tags.end():].removesuffix("</s>").rstrip()
+            if chat:  # a rendered conversation: its line breaks are written \n
+                text = text.replace("\\n", "\n")
+            docs.append((text, eos, int(repeat.group(1)) if repeat else 1, not chat))
             lines = []
     return docs
 
 
-def _train_tokenizer(docs: list[tuple[str, bool, int]], vocab_size: int):
+def _train_tokenizer(docs: list[tuple], vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.BPE())  # byte-level: every byte is in the alphabet, no unk needed
@@ -184,7 +189,7 @@ def _train_tokenizer(docs: list[tuple[str, bool, int]], vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator([text for text, _, _ in docs], trainer=trainer)
+    tok.train_from_iterator([text for text, *_ in docs], trainer=trainer)
     assert [tok.token_to_id(t) for t in SPECIAL_TOKENS] == [0, 1, 2, 3]
     # Like OPT's tokenizer: every encoded prompt starts with "</s>" (id 2).
     tok.post_processor = processors.TemplateProcessing(
@@ -327,9 +332,11 @@ def _build_files(name: str, out: Path, progress) -> None:
     model = OPTForCausalLM(hf_config).float()  # init (normal, std=init_std) + training in fp32
     if recipe["train"]:
         sequences = []
-        for text, eos, repeat in docs:
-            # Each training sequence starts with BOS "</s>", as the tokenizer produces for prompts.
-            seq = tok.encode(text).ids + ([EOS_ID] if eos else [])
+        for text, eos, repeat, bos in docs:
+            # A sequence starts with BOS "</s>", as the tokenizer produces for prompts, except
+            # a conversation: llm.chat tokenizes the rendered template without special tokens.
+            ids = tok.encode(text).ids
+            seq = (ids if bos else ids[1:]) + ([EOS_ID] if eos else [])
             if len(seq) > max_len:
                 raise ValueError(f"corpus document longer than {max_len} tokens: {text[:60]!r}")
             sequences += [seq] * repeat

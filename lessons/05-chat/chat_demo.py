@@ -36,7 +36,8 @@ def main() -> None:
     if chosen.notice:
         print(chosen.notice)
     llm = LLM(model=chosen.model)
-    params = SamplingParams(temperature=0, max_tokens=args.max_tokens)
+    # Stop where the model would start writing the user's next line.
+    params = SamplingParams(temperature=0, max_tokens=args.max_tokens, stop=["\nUser:"])
 
     messages = [{"role": "system", "content": args.system}] if args.system else []
     for question in args.questions:
