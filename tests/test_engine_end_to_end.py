@@ -114,3 +114,31 @@ def test_logprobs(offline_llm):
 
     [plain] = offline_llm.generate(LESSON_PROMPTS[:1], GREEDY, use_tqdm=False)
     assert plain.outputs[0].cumulative_logprob is None and plain.outputs[0].logprobs is None
+
+
+def test_the_stand_in_answers_lesson_5s_chat_turns(offline_llm):
+    """Lesson 5's conversations get the readable answers of the corpus's [chat]
+    documents, in one turn and in two (the lesson stops each reply at the
+    user's next line, as here)."""
+    from vllm_course.offline_model import load_corpus
+
+    template = ("{% for message in messages %}{{ message['role'] | capitalize }}: "
+                "{{ message['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}Assistant:{% endif %}")
+    trained = [text for text, _, _, bos in load_corpus() if not bos]
+    assert trained and all("\nAssistant: " in text for text in trained)
+    params = SamplingParams(temperature=0, max_tokens=40, stop=["\nUser:"])
+    system = {"role": "system", "content": "You are a helpful assistant."}
+    for start, questions in (([system], ["What is the capital of France?",
+                                         "And the capital of the United States?"]),
+                             ([], ["Who are you?"]), ([system], ["What does vLLM do?"])):
+        history = list(start)
+        for question in questions:
+            history.append({"role": "user", "content": question})
+            [out] = offline_llm.chat(history, params, chat_template=template, use_tqdm=False)
+            reply = out.outputs[0].text.strip()
+            # The reply is the one the corpus gives for this question.
+            answers = {t.split(f"User: {question}\nAssistant: ")[1].split("\n")[0]
+                       for t in trained if f"User: {question}\n" in t}
+            assert reply in answers, (question, reply, answers)
+            history.append({"role": "assistant", "content": reply})
