@@ -71,6 +71,24 @@ def throughput(model: str) -> None:
         print(f"{kind} vs transformers float32: ratio: {median[kind] / base:.2f}x")
 
 
+def constraint_cost(model: str) -> None:
+    print(f"Structured outputs (lesson 6): {4 * len(_prompts())} prompts x 64 greedy tokens, "
+          f"free against a regex constraint, opt-125m-shaped checkpoint ({ROUNDS} alternating "
+          "rounds, median):", flush=True)
+    workers = [Worker("free text", "constrained", model, "none"),
+               Worker("regex [a-z ]{1000,}", "constrained", model, "regex")]
+    rates: dict[str, list[float]] = {w.kind: [] for w in workers}
+    for _ in range(ROUNDS):
+        for w in workers:
+            r = w.round()
+            rates[w.kind].append(r["tokens"] / r["seconds"])
+    for w in workers:
+        w.close()
+    free, regex = (statistics.median(rates[w.kind]) for w in workers)
+    print(f"  free {free:7.1f} tok/s, constrained {regex:7.1f} tok/s: "
+          f"constrained / free ratio: {regex / free:.2f}x")
+
+
 def _prompts():
     from vllm_course.bench.workers import PROMPTS
 
@@ -85,6 +103,7 @@ def main() -> int:
     from vllm_course.bench.grading import class_grading_ratio, regrade_ratio
 
     throughput(str(model))
+    constraint_cost(str(model))
     regrade_ratio(offline)
     class_grading_ratio(offline)
     return 0

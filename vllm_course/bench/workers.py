@@ -47,6 +47,33 @@ def vllm_worker(model: str, dtype: str = "auto") -> None:
     _serve(run, {"startup": startup, "dtype": dtype})
 
 
+# Lowercase letters and spaces, at least 1000 of them: more than NEW_TOKENS tokens
+# can write, so the end token stays masked and both runs make NEW_TOKENS tokens.
+LETTERS = r"[a-z ]{1000,}"
+
+
+def constrained_worker(model: str, constraint: str) -> None:
+    """Greedy generation with (constraint "regex") or without ("none") a
+    structured-output constraint, on an engine configured as lesson 6's."""
+    start = time.perf_counter()
+    from vllm import LLM, SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    llm = LLM(model=model, structured_outputs_config={"backend": "xgrammar"})
+    startup = time.perf_counter() - start
+
+    def run() -> int:
+        # A fresh constraint each run: vLLM rewrites the one a request carries.
+        structured = StructuredOutputsParams(regex=LETTERS) if constraint == "regex" else None
+        params = SamplingParams(temperature=0, max_tokens=NEW_TOKENS, ignore_eos=True,
+                                structured_outputs=structured)
+        outs = llm.generate(PROMPTS * 4, params, use_tqdm=False)
+        return sum(len(o.outputs[0].token_ids) for o in outs)
+
+    run()  # warm-up: compiles the grammar once
+    _serve(run, {"startup": startup, "dtype": str(llm.llm_engine.vllm_config.model_config.dtype)})
+
+
 def transformers_worker(model: str) -> None:
     start = time.perf_counter()
     import torch
@@ -68,4 +95,5 @@ def transformers_worker(model: str) -> None:
 
 
 if __name__ == "__main__":
-    {"vllm": vllm_worker, "transformers": transformers_worker}[sys.argv[1]](*sys.argv[2:])
+    {"vllm": vllm_worker, "transformers": transformers_worker,
+     "constrained": constrained_worker}[sys.argv[1]](*sys.argv[2:])
