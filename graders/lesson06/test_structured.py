@@ -198,11 +198,13 @@ def kit_conforms(text: str, constraint: dict) -> bool:
 
 
 def kit_rates(kit, prompts, constraint, temperature, seed, max_tokens):
+    """The conforming fractions of the kit's free and constrained runs."""
     free = SamplingParams(temperature=temperature, seed=seed, max_tokens=max_tokens)
-    texts = [o.outputs[0].text for o in generate_quietly(kit.llm, prompts, free)]
-    rates = [sum(kit_conforms(t, constraint) for t in texts) / len(prompts)]
-    texts = constrained(kit, prompts, temperature, seed, max_tokens, **constraint)
-    return rates[0], sum(kit_conforms(t, constraint) for t in texts) / len(prompts)
+    runs = ([o.outputs[0].text for o in generate_quietly(kit.llm, prompts, free)],
+            constrained(kit, prompts, temperature, seed, max_tokens, **constraint))
+    free_rate, constrained_rate = (sum(kit_conforms(t, constraint) for t in texts) / len(prompts)
+                                   for texts in runs)
+    return free_rate, constrained_rate
 
 
 @pytest.mark.exercise("constraint_effect")
