@@ -120,11 +120,13 @@ def test_the_stand_in_answers_lesson_5s_chat_turns(offline_llm):
     """Lesson 5's conversations get the readable answers of the corpus's [chat]
     documents, in one turn and in two (the lesson stops each reply at the
     user's next line, as here)."""
+    from vllm_course.grading.student import load_module
+    from vllm_course.manifest import course
     from vllm_course.offline_model import load_corpus
 
-    template = ("{% for message in messages %}{{ message['role'] | capitalize }}: "
-                "{{ message['content'] }}\n{% endfor %}"
-                "{% if add_generation_prompt %}Assistant:{% endif %}")
+    # The lesson's own template, from its solution file.
+    template = load_module(course().lesson("lesson05").solution_path,
+                           "_lesson05_solution").SIMPLE_TEMPLATE
     trained = [text for text, _, _, bos in load_corpus() if not bos]
     assert trained and all("\nAssistant: " in text for text in trained)
     params = SamplingParams(temperature=0, max_tokens=40, stop=["\nUser:"])

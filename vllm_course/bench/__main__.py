@@ -39,6 +39,20 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
+def median_rates(workers: list[Worker]) -> dict[str, float]:
+    """Tokens per second of each worker: ROUNDS rounds, alternating between the
+    workers within each round (same machine load), then the median; closes them."""
+    rates: dict[str, list[float]] = {w.kind: [] for w in workers}
+    for i in range(ROUNDS):
+        for w in workers:
+            r = w.round()
+            rates[w.kind].append(r["tokens"] / r["seconds"])
+        print(f"  round {i + 1}/{ROUNDS} done", flush=True)
+    for w in workers:
+        w.close()
+    return {k: statistics.median(v) for k, v in rates.items()}
+
+
 def throughput(model: str) -> None:
     print(f"Greedy generation, {len(_prompts())} prompts x 64 new tokens, "
           f"opt-125m-shaped checkpoint ({ROUNDS} alternating rounds, median):", flush=True)
@@ -49,15 +63,7 @@ def throughput(model: str) -> None:
         Worker("vLLM, float16", "vllm", model, "float16"),
         Worker("transformers generate", "transformers", model),
     ]
-    rates: dict[str, list[float]] = {w.kind: [] for w in workers}
-    for i in range(ROUNDS):
-        for w in workers:
-            r = w.round()
-            rates[w.kind].append(r["tokens"] / r["seconds"])
-        print(f"  round {i + 1}/{ROUNDS} done", flush=True)
-    for w in workers:
-        w.close()
-    median = {k: statistics.median(v) for k, v in rates.items()}
+    median = median_rates(workers)
     for w in workers:
         print(f"  {w.kind:<30} {median[w.kind]:7.1f} tok/s   "
               f"start-up {w.info['startup']:5.1f} s   dtype {w.info['dtype']}")
@@ -77,14 +83,8 @@ def constraint_cost(model: str) -> None:
           "rounds, median):", flush=True)
     workers = [Worker("free text", "constrained", model, "none"),
                Worker("regex [a-z ]{1000,}", "constrained", model, "regex")]
-    rates: dict[str, list[float]] = {w.kind: [] for w in workers}
-    for _ in range(ROUNDS):
-        for w in workers:
-            r = w.round()
-            rates[w.kind].append(r["tokens"] / r["seconds"])
-    for w in workers:
-        w.close()
-    free, regex = (statistics.median(rates[w.kind]) for w in workers)
+    median = median_rates(workers)
+    free, regex = (median[w.kind] for w in workers)
     print(f"  free {free:7.1f} tok/s, constrained {regex:7.1f} tok/s: "
           f"constrained / free ratio: {regex / free:.2f}x")
 
