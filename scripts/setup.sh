@@ -75,8 +75,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$RECIPE" ]; then
   echo "$RECIPE" >"$STAMP"
 fi
 
-# 4. The offline stand-in model (rebuilt only when its recipe changes)
+# 4. The offline stand-ins of course.yaml's models (rebuilt only when a recipe changes)
 # Shown as it goes (training takes a minute); silent when already built.
-"$PY" -m vllm_course.offline_model ensure tiny >/dev/null ||
+"$PY" -m vllm_course.offline_model ensure course >/dev/null ||
   fail "build the offline model" "see the message above; 'course model' tells which model the kit uses"
 exit 0

@@ -11,6 +11,8 @@ GOOD = """
 title: T
 vllm_version: "0.32.0"
 default_model: facebook/opt-125m
+models:
+  facebook/opt-125m: {stand_in: tiny, env: VLLM_COURSE_MODEL}
 lessons:
   - id: lesson01
     title: Basic

@@ -101,17 +101,38 @@ def test_attention_matches_full_attention(seed, heads, kv_heads):
                                    atol=1e-4, rtol=1e-4)
 
 
-def attend(reqs, kc, vc, block_table, scale, heads, kv_heads, head, window=-1, softcap=0.0):
+def attend(reqs, kc, vc, block_table, scale, heads, kv_heads, head, window=-1, softcap=0.0,
+           causal=True):
     """Run the op as vLLM's backend does; return each request's output rows."""
     query = torch.cat([r["q"] for r in reqs])
     qsl = torch.tensor([0] + [r["q_len"] for r in reqs]).cumsum(0).to(torch.int32)
     seq_lens = torch.tensor([r["seq_len"] for r in reqs], dtype=torch.int32)
     output = torch.full_like(query, float("nan"))
     meta = C.get_scheduler_metadata(len(reqs), heads, kv_heads, head, seq_lens, query.dtype,
-                                    qsl, True, window, "vec", False, None, "auto")
-    C.cpu_attention_with_kv_cache(query, kc, vc, output, qsl, seq_lens, scale, True, None,
+                                    qsl, causal, window, "vec", False, None, "auto")
+    C.cpu_attention_with_kv_cache(query, kc, vc, output, qsl, seq_lens, scale, causal, None,
                                   window, block_table, softcap, meta, None, None, 1.0, 1.0, "auto")
     return [output[int(qsl[i]): int(qsl[i + 1])] for i in range(len(reqs))]
+
+
+def test_encoder_attention_sees_the_whole_sentence():
+    # Encoder-only models (BERT, lesson 7's embedding model) attend both ways:
+    # vLLM's CPU backend calls the same op with causal=False, each request's
+    # queries being its whole sequence.
+    rng = random.Random(3)
+    torch.manual_seed(3)
+    cache, kc, vc, block_table, reqs = make_batch(rng, 4, 2, 2, 64, 16, torch.float32)
+    for r in reqs:
+        r["q_len"] = r["seq_len"]
+        r["q"] = torch.randn(r["seq_len"], 2, 64)
+    fill_cache(kc, vc, block_table, reqs, 16)
+    both_ways = attend(reqs, kc, vc, block_table, 0.125, 2, 2, 64, causal=False)
+    causal = attend(reqs, kc, vc, block_table, 0.125, 2, 2, 64)
+    for r, got, one_way in zip(reqs, both_ways, causal):
+        want = plain_attention(r["q"], r["k"], r["v"], 0.125, causal=False)
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        if r["seq_len"] > 1:  # the first token sees the rest only without the causal mask
+            assert not torch.allclose(got[0], one_way[0], atol=1e-3)
 
 
 @pytest.mark.parametrize("window,softcap", [(7, 0.0), (-1, 5.0)])

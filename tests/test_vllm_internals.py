@@ -31,3 +31,8 @@ def test_the_stock_memory_share_is_vllms_default():
 
     assert internals.stock_gpu_memory_utilization() == EngineArgs.gpu_memory_utilization
     assert 0 < internals.stock_gpu_memory_utilization() <= 1
+
+
+def test_model_config_names_the_runner(offline_llm):
+    config = internals.model_config(offline_llm)
+    assert config.runner_type == "generate" and config.get_hidden_size() == 128

@@ -7,21 +7,29 @@ import sys
 
 
 def _cmd_model(args: argparse.Namespace) -> int:
+    """One block per model of course.yaml: the default (text) model first."""
+    from vllm_course.manifest import course
     from vllm_course.model_resolution import ModelResolutionError, resolve
 
-    try:
-        chosen = resolve(progress=lambda line: print(line, file=sys.stderr))
-    except ModelResolutionError as e:
-        print(f"course model: {e}", file=sys.stderr)
-        return 1
-    print(f"model:  {chosen.name}")
-    print(f"path:   {chosen.model}")
-    print(f"source: {chosen.source} ({chosen.reason})")
-    if chosen.source == "offline":
-        from vllm_course.manifest import course
-
-        print(f"To use the real model: hf download {course().default_model}")
-    return 0
+    c = course()
+    status = 0
+    for i, spec in enumerate(sorted(c.models.values(), key=lambda m: m.name != c.default_model)):
+        users = [l.id for l in c.lessons if l.model == spec.name]
+        if i:
+            print()
+        try:
+            chosen = resolve(spec, progress=lambda line: print(line, file=sys.stderr))
+        except ModelResolutionError as e:
+            print(f"course model: {e}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"model:  {chosen.name}")
+        print(f"for:    {', '.join(users) or 'no lesson yet'} (set {spec.env} to change it)")
+        print(f"path:   {chosen.model}")
+        print(f"source: {chosen.source} ({chosen.reason})")
+        if chosen.source == "offline":
+            print(f"To use the real model: hf download {spec.name}")
+    return status
 
 
 def _cmd_model_build(args: argparse.Namespace) -> int:
@@ -166,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="do not ask first")
     reset.set_defaults(func=_study("reset"))
 
-    model = sub.add_parser("model", help="show which model the course uses, and why")
+    model = sub.add_parser("model", help="show which models the course uses, and why")
     model.set_defaults(func=_cmd_model)
     model_sub = model.add_subparsers(dest="model_command")
     build = model_sub.add_parser("build", help="build the offline stand-in model")

@@ -31,6 +31,14 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class Model:
+    """A model lessons run on (course.yaml `models`)."""
+    name: str  # the real model's Hugging Face id
+    stand_in: str  # the offline_model recipe built when the real model cannot be had
+    env: str  # the environment variable that chooses another model in its place
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str  # lessonNN: names exercises/lessonNN, solutions/lessonNN, graders/lessonNN
     title: str
@@ -40,6 +48,10 @@ class Lesson:
     # Keyword arguments of LLM(...) for the engine the kit makes for this
     # lesson's checks (lesson 6 needs a structured-outputs config); default none.
     engine: dict = field(default_factory=dict, compare=False)
+    model: str = ""  # the hub id of its model (a key of Course.models)
+    # The exercise whose engine the checks share when it works (else the kit
+    # makes its own): lesson 1's create_llm, lesson 7's create_embedder.
+    engine_factory: str = "create_llm"
 
     # Every layout path of a lesson is built here, and only here.
     @property
@@ -88,6 +100,10 @@ class Course:
     default_model: str
     lessons: tuple[Lesson, ...]
     path: Path
+    models: dict = field(default_factory=dict, compare=False)  # hub id -> Model
+
+    def model_of(self, lesson: Lesson) -> Model:
+        return self.models[lesson.model]
 
     def exercise(self, function: str) -> tuple[Lesson, Exercise]:
         for lesson in self.lessons:
@@ -132,9 +148,39 @@ def _engine(raw: dict, where: str, path: Path) -> dict:
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+_ENV = re.compile(r"^VLLM_COURSE_[A-Z0-9_]*MODEL$")
+
+
+def _models(data: dict, path: Path) -> dict[str, Model]:
+    from vllm_course.offline_model import RECIPES  # stdlib only: cheap
+
+    models, envs = {}, set()
+    for name, raw in _field(data, "models", dict, "course", path).items():
+        where = f"models[{name!r}]"
+        if not isinstance(name, str) or name.count("/") != 1:
+            raise ManifestError(f"{path}: models must be keyed by Hugging Face ids such as "
+                                f"facebook/opt-125m, found the key {name!r}")
+        stand_in = _field(raw, "stand_in", str, where, path)
+        if stand_in not in RECIPES:
+            raise ManifestError(f"{path}: {where}.stand_in must be one of the kit's offline "
+                                f"recipes {sorted(RECIPES)}, found {stand_in!r}")
+        env = _field(raw, "env", str, where, path)
+        if not _ENV.match(env) or env in envs:
+            raise ManifestError(f"{path}: {where}.env must be a variable of its own named "
+                                f"VLLM_COURSE_..._MODEL, found {env!r}")
+        envs.add(env)
+        models[name] = Model(name, stand_in, env)
+    return models
+
+
 def parse(data: Any, path: Path) -> Course:
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
+    default_model = _field(data, "default_model", str, "course", path)
+    models = _models(data, path)
+    if default_model not in models:
+        raise ManifestError(f"{path}: course.default_model {default_model!r} must be one of "
+                            f"models ({', '.join(models) or 'none'})")
     lessons = []
     seen: set[str] = set()
     all_functions: dict[str, str] = {}
@@ -173,6 +219,16 @@ def parse(data: Any, path: Path) -> Course:
                     section=_field(ex, "section", str, ewhere, path),
                 )
             )
+        model = raw.get("model", default_model) if isinstance(raw, dict) else default_model
+        if model not in models:
+            raise ManifestError(f"{path}: {where}.model must be one of models "
+                                f"({', '.join(models)}), found {model!r}")
+        factory = "create_llm"
+        if isinstance(raw, dict) and "engine_factory" in raw:
+            factory = _field(raw, "engine_factory", str, where, path)
+            if factory not in functions:
+                raise ManifestError(f"{path}: {where}.engine_factory must name one of the "
+                                    f"lesson's exercises, found {factory!r}")
         lessons.append(
             Lesson(
                 id=lesson_id,
@@ -181,14 +237,17 @@ def parse(data: Any, path: Path) -> Course:
                 exercise_file=_field(raw, "exercise_file", str, where, path),
                 exercises=tuple(exercises),
                 engine=_engine(raw, where, path),
+                model=model,
+                engine_factory=factory,
             )
         )
     return Course(
         title=_field(data, "title", str, "course", path),
         vllm_version=str(_field(data, "vllm_version", str, "course", path)),
-        default_model=_field(data, "default_model", str, "course", path),
+        default_model=default_model,
         lessons=tuple(lessons),
         path=path,
+        models=models,
     )
 
 

@@ -1,9 +1,11 @@
-"""Which model the course runs on, and why.
+"""Which model a lesson runs on, and why.
 
-Order: VLLM_COURSE_MODEL (a hub id or a local folder); else the course's
-default model (facebook/opt-125m) when it is in the local Hugging Face cache or
-can be downloaded within a short, bounded time; else the kit's offline model,
-built locally, with a one-line notice saying why and how to get the real one.
+For each model of course.yaml (facebook/opt-125m for text; the pooling
+models of lessons 7 and 8), in order: its environment variable
+(VLLM_COURSE_MODEL for the text model; a hub id or a local folder); else the
+real model when it is in the local Hugging Face cache or can be downloaded
+within a short, bounded time; else the kit's offline stand-in for it, built
+locally, with a one-line notice saying why and how to get the real one.
 """
 
 from __future__ import annotations
@@ -41,18 +43,18 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith((".", "/", "~")) or value.count("/") > 1 or Path(value).exists()
 
 
-def _check_local_model(folder: Path, origin: str) -> None:
+def _check_local_model(folder: Path, origin: str, env: str = MODEL_ENV) -> None:
     if not folder.is_dir():
         raise ModelResolutionError(
             f"{origin}: {folder} is not a folder. Expected a hub id such as "
             "facebook/opt-125m or a local model folder holding config.json; "
-            f"unset {MODEL_ENV} to let the kit choose."
+            f"unset {env} to let the kit choose."
         )
     if not (folder / "config.json").is_file():
         raise ModelResolutionError(
             f"{origin}: {folder} has no config.json, so it is not a Hugging Face "
             "model folder. Point it at the folder that holds config.json and the "
-            f"weights, or unset {MODEL_ENV}."
+            f"weights, or unset {env}."
         )
 
 
@@ -113,20 +115,33 @@ def _download_timeout() -> float:
         ) from None
 
 
-def resolve(default_model: str | None = None, progress=None) -> ResolvedModel:
-    """Decide the model; build the offline model if that is the choice."""
-    if default_model is None:
-        from vllm_course.manifest import course
+def _spec(model):
+    """The course.yaml entry of `model`: None (the default model), a hub id, or an entry."""
+    from vllm_course.manifest import Model, course
 
-        default_model = course().default_model
+    if isinstance(model, Model):
+        return model
+    c = course()
+    name = c.default_model if model is None else model
+    if name in c.models:
+        return c.models[name]
+    return Model(name, "tiny", MODEL_ENV)  # a text model the course does not list
 
-    chosen = os.environ.get(MODEL_ENV, "").strip()
+
+def resolve(model=None, progress=None) -> ResolvedModel:
+    """Decide the model that stands for `model` (a hub id or a manifest Model;
+    default: the course's default model); build its offline stand-in if that
+    is the choice."""
+    spec = _spec(model)
+    default_model, env = spec.name, spec.env
+
+    chosen = os.environ.get(env, "").strip()
     if chosen:
-        origin = f"{MODEL_ENV}={chosen}"
+        origin = f"{env}={chosen}"
         if _looks_like_path(chosen):
             folder = Path(chosen).expanduser().resolve()
-            _check_local_model(folder, origin)
-            return ResolvedModel(str(folder), str(folder), "env", f"set by {MODEL_ENV}")
+            _check_local_model(folder, origin, env)
+            return ResolvedModel(str(folder), str(folder), "env", f"set by {env}")
         if not _HUB_ID.match(chosen):
             raise ModelResolutionError(
                 f"{origin}: not a hub id (owner/name, e.g. facebook/opt-125m) and no "
@@ -138,9 +153,9 @@ def resolve(default_model: str | None = None, progress=None) -> ResolvedModel:
             if snapshot is None:
                 raise ModelResolutionError(
                     f"{origin}: not in the local Hugging Face cache and {why}. "
-                    f"Run `hf download {chosen}` where there is network, or unset {MODEL_ENV}."
+                    f"Run `hf download {chosen}` where there is network, or unset {env}."
                 )
-        return ResolvedModel(str(snapshot), chosen, "env", f"set by {MODEL_ENV}")
+        return ResolvedModel(str(snapshot), chosen, "env", f"set by {env}")
 
     snapshot = cached_snapshot(default_model)
     if snapshot is not None:
@@ -152,11 +167,12 @@ def resolve(default_model: str | None = None, progress=None) -> ResolvedModel:
 
     from vllm_course import offline_model
 
-    folder = offline_model.ensure_built("tiny", progress=progress or (lambda *_: None))
-    offline_model.verify(folder)
+    folder = offline_model.ensure_built(spec.stand_in, progress=progress or (lambda *_: None))
+    offline_model.verify(folder, spec.stand_in)
     reason = f"{default_model} is not in the local Hugging Face cache and {why}"
     notice = (
-        f"vllm_course: using the offline stand-in model (same architecture, tiny) because "
+        f"vllm_course: using the offline stand-in for {default_model} (same architecture, "
+        f"tiny) because "
         f"{reason}. For the real one: `hf download {default_model}`."
     )
     return ResolvedModel(str(folder), "offline stand-in for " + default_model, "offline",

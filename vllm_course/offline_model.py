@@ -1,7 +1,8 @@
-"""Build a small, local stand-in for ``facebook/opt-125m`` with no network.
+"""Build small, local stand-ins for the course's models with no network.
 
-The course normally serves ``facebook/opt-125m``. When that cannot be downloaded, this module
-builds a checkpoint of the same architecture (``OPTForCausalLM``, same config keys, float16
+The course normally serves ``facebook/opt-125m`` (and, for lessons 7 and 8, the pooling models
+of course.yaml). When that cannot be downloaded, this module builds a checkpoint of the same
+architecture (``OPTForCausalLM``, same config keys, float16
 ``model.safetensors``, an OPT-style byte-level BPE tokenizer) from the kit's own corpus
 (``vllm_course/data/corpus.txt``). vLLM loads it with ``LLM(model=path)``, transformers with
 ``from_pretrained(path)``.
@@ -11,11 +12,13 @@ Recipes:
     so that its greedy continuations of the lesson prompts are readable, and so that some of them
     end with EOS (finish_reason "stop") while "The future of AI is" runs to the length limit.
   * ``opt-125m-shape``: the real opt-125m dimensions with random weights, for benchmarks only.
+  * ``minilm-embed``: a BERT sentence-embedding model standing in for
+    ``sentence-transformers/all-MiniLM-L6-v2``; its files are written by ``offline_encoder``.
 
 Builds are deterministic (same files, byte for byte) and cached under :func:`model_dir`, whose
 name carries a hash of the recipe, the corpus and :data:`BUILDER_VERSION`.
 
-Usage: ``python -m vllm_course.offline_model [ensure|build] [tiny|opt-125m-shape] [--force]
+Usage: ``python -m vllm_course.offline_model [ensure|build] [RECIPE|course] [--force]
 [--out DIR]`` (``build``/``--force`` rebuild; the default ``ensure`` builds only when needed).
 torch/transformers/tokenizers are imported inside functions, so importing this module is cheap.
 """
@@ -94,6 +97,25 @@ RECIPES: dict[str, dict] = {
         "train": None,  # random weights, benchmarks only
         "threads": 2,
     },
+    # Stand-in for sentence-transformers/all-MiniLM-L6-v2 (a 6-layer BERT,
+    # hidden 384): the same architecture and sentence-transformers layout,
+    # smaller. Built by offline_encoder; trained on data/topics.yaml.
+    "minilm-embed": {
+        "kind": "bert-embed",
+        "hidden_size": 128,
+        "num_attention_heads": 2,  # head size 64, as for "tiny"
+        # Two layers generalised to unseen queries better than four (33 of 36
+        # held-out queries nearest their topic, against 30).
+        "num_hidden_layers": 2,
+        "intermediate_size": 512,
+        "max_position_embeddings": 512,
+        "tokenizer_vocab_size": 3000,
+        "seed": 1234,
+        "init_std": 0.02,
+        "train": {"steps": 300, "lr": 1e-3, "warmup_steps": 30, "temperature": 0.1,
+                  "token_dropout": 0.5},
+        "threads": 2,
+    },
 }
 
 
@@ -111,6 +133,26 @@ class OfflineModelError(RuntimeError):
 # --------------------------------------------------------------------------- paths & hashes
 
 
+def model_files(name: str) -> tuple[str, ...]:
+    """The files a build of recipe `name` holds (its stamp lists their hashes)."""
+    kind = _recipe(name).get("kind")
+    if kind is None:
+        return MODEL_FILES
+    from vllm_course.offline_encoder import FILES
+
+    return FILES[kind]
+
+
+def _architecture(name: str) -> tuple[str, str]:
+    """(model_type, architecture) of recipe `name`'s config.json."""
+    kind = _recipe(name).get("kind")
+    if kind is None:
+        return "opt", "OPTForCausalLM"
+    from vllm_course.offline_encoder import ARCHITECTURES
+
+    return "bert", ARCHITECTURES[kind]
+
+
 def _recipe(name: str) -> dict:
     if name not in RECIPES:
         raise ValueError(f"unknown offline model recipe {name!r}; choose one of {sorted(RECIPES)}")
@@ -123,6 +165,10 @@ def recipe_hash(name: str) -> str:
     h.update(f"builder={BUILDER_VERSION}\nname={name}\n".encode())
     h.update(json.dumps(_recipe(name), sort_keys=True).encode())
     h.update(CORPUS_PATH.read_bytes())
+    if "kind" in _recipe(name):  # the encoder stand-ins also train on the topics
+        from vllm_course.offline_encoder import TOPICS_PATH
+
+        h.update(TOPICS_PATH.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -307,6 +353,11 @@ def _train(model, recipe: dict, sequences: list[list[int]], progress) -> None:
 
 
 def _build_files(name: str, out: Path, progress) -> None:
+    if "kind" in _recipe(name):
+        from vllm_course import offline_encoder
+
+        texts = [text for text, *_ in load_corpus()]  # a wider vocabulary for the queries
+        return offline_encoder.build_files(name, _recipe(name), out, texts, progress)
     import torch
     from safetensors.torch import save_file
     from transformers import OPTConfig, OPTForCausalLM
@@ -381,13 +432,13 @@ def build(name: str = "tiny", out_dir: str | Path | None = None, progress: Calla
             "builder_version": BUILDER_VERSION,
             "torch_version": torch.__version__,
             "transformers_version": transformers.__version__,
-            "files": {f: _sha256(tmp / f) for f in MODEL_FILES},
+            "files": {f: _sha256(tmp / f) for f in model_files(name)},
         }
         _write_json(tmp / STAMP_NAME, stamp)
         # mkdtemp makes the directory 0700 and safetensors writes its file 0600; make them readable.
         os.chmod(tmp, 0o755)
-        for f in tmp.iterdir():
-            os.chmod(f, 0o644)
+        for f in tmp.rglob("*"):
+            os.chmod(f, 0o755 if f.is_dir() else 0o644)
         # Atomic swap: move any old build aside, rename the new one into place.
         if guard:
             _check_replaceable(final)
@@ -398,7 +449,7 @@ def build(name: str = "tiny", out_dir: str | Path | None = None, progress: Calla
         except OSError:
             if not final.is_dir():
                 raise
-            verify(final)  # a concurrent build won the race; keep its result if it is sound
+            verify(final, name)  # a concurrent build won the race; keep its result if it is sound
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det)
@@ -420,7 +471,7 @@ def ensure_built(name: str = "tiny", progress: Callable = print) -> Path:
     """Return model_dir(name), building it first only if it is missing or does not verify."""
     path = model_dir(name)
     try:
-        verify(path)
+        verify(path, name)
         stamp = json.loads((path / STAMP_NAME).read_text(encoding="utf-8"))
         if stamp.get("recipe") == name and stamp.get("recipe_hash") == recipe_hash(name):
             return path
@@ -468,27 +519,31 @@ def _check_safetensors(path: Path) -> None:
         raise _fail(path, f"{8 + n + end} bytes (per its header)", f"{size} bytes (truncated?)")
 
 
-def verify(path: str | Path) -> None:
-    """Raise OfflineModelError unless `path` holds a complete, uncorrupted offline model."""
+def verify(path: str | Path, name: str = "tiny") -> None:
+    """Raise OfflineModelError unless `path` holds a complete, uncorrupted
+    build of recipe `name`."""
     path = Path(path)
     if not path.is_dir():
         raise _fail(path, "an offline model directory", "no such directory")
-    for fname in MODEL_FILES + (STAMP_NAME,):
+    expected = model_files(name)
+    for fname in expected + (STAMP_NAME,):
         if not (path / fname).is_file():
             raise _fail(path / fname, "a file", "no such file")
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise _fail(path / "config.json", "valid JSON", f"invalid JSON ({e})") from None
-    if not isinstance(config, dict) or config.get("model_type") != "opt" or "OPTForCausalLM" not in (
-        config.get("architectures") or []
+    model_type, architecture = _architecture(name)
+    if not isinstance(config, dict) or config.get("model_type") != model_type or (
+        architecture not in (config.get("architectures") or [])
     ):
         found = config.get("model_type") if isinstance(config, dict) else type(config).__name__
-        raise _fail(path / "config.json", "an OPT config (model_type 'opt', OPTForCausalLM)",
+        raise _fail(path / "config.json",
+                    f"a {model_type} config (model_type {model_type!r}, {architecture})",
                     f"model_type {found!r}")
     try:
         files = json.loads((path / STAMP_NAME).read_text(encoding="utf-8"))["files"]
-        assert isinstance(files, dict) and set(MODEL_FILES) <= set(files)
+        assert isinstance(files, dict) and set(expected) <= set(files)
     except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError):
         raise _fail(path / STAMP_NAME, "a build stamp listing every file's sha256",
                     "an unreadable or incomplete stamp") from None
@@ -510,11 +565,21 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m vllm_course.offline_model [ensure|build]",
         description="Build the offline stand-in for facebook/opt-125m; print its directory.",
     )
-    p.add_argument("name", nargs="?", default="tiny", choices=sorted(RECIPES))
+    p.add_argument("name", nargs="?", default="tiny", choices=sorted(RECIPES) + ["course"],
+                   help="a recipe, or 'course': every stand-in that course.yaml names")
     p.add_argument("--force", action="store_true", help="rebuild even if a valid build exists")
     p.add_argument("--out", help="build into this directory instead of the cache")
     args = p.parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731 - stdout carries only the path
+    if args.name == "course":
+        if args.out:
+            p.error("--out builds one recipe, not the whole course")
+        from vllm_course.manifest import course
+
+        for recipe in sorted({m.stand_in for m in course().models.values()}):
+            print(build(recipe, progress=log) if action == "build" or args.force
+                  else ensure_built(recipe, progress=log))
+        return 0
     if action == "build" or args.force or args.out:
         path = build(args.name, out_dir=args.out, progress=log)
     else:

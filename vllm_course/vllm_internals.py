@@ -24,6 +24,11 @@ def loaded_model(llm) -> str:
     return llm.llm_engine.model_config.model
 
 
+def model_config(llm):
+    """The engine's ModelConfig: its runner, pooler config and hidden size."""
+    return llm.llm_engine.model_config
+
+
 def context_length(llm) -> int:
     """The longest prompt plus completion this `LLM` takes, in tokens (max_model_len)."""
     return llm.llm_engine.model_config.max_model_len

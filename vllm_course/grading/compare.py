@@ -23,6 +23,7 @@ isclose = _math.isclose
 exp = _math.exp
 log = _math.log
 isfinite = _math.isfinite
+sqrt = _math.sqrt
 json_loads = _json.loads
 fullmatch = _re.fullmatch
 validate_json = _jsonschema.validate  # raises JSONSchemaError when invalid

@@ -39,16 +39,21 @@ class Kit:
         self._attempt: StudentEngine | None = None
         self._greedy: dict[tuple, list[list[int]]] = {}
 
+    @property
+    def engine_factory(self) -> str:
+        return self.lesson.engine_factory if self.lesson else "create_llm"
+
     def student_engine(self) -> StudentEngine:
-        """Call student.create_llm(model) the first time only (again only if it
-        was missing then and is defined now: a notebook defines it in a later
-        cell than an earlier check that needed an engine)."""
+        """Call the student's engine factory (create_llm) with the model the
+        first time only (again only if it was missing then and is defined now:
+        a notebook defines it in a later cell than an earlier check that
+        needed an engine)."""
         if (self._attempt is not None and isinstance(self._attempt.error, MissingFunction)
-                and self.student.defines("create_llm")):
+                and self.student.defines(self.engine_factory)):
             self._attempt = None
         if self._attempt is None:
             try:
-                llm = self.student.create_llm(self.model)
+                llm = getattr(self.student, self.engine_factory)(self.model)
             except BaseException as e:  # noqa: BLE001 - timeouts included
                 self._attempt = StudentEngine(error=e)
                 if not isinstance(e, Exception):
@@ -65,11 +70,15 @@ class Kit:
             return str(attempt.error)
         if not isinstance(attempt.llm, LLM):
             return f"expected a vllm.LLM, got {describe_type(attempt.llm)}"
-        from vllm_course.vllm_internals import loaded_model
+        from vllm_course.vllm_internals import loaded_model, model_config
 
         loaded = loaded_model(attempt.llm)
         if loaded != self.model:
             return f"expected the model {self.model!r} to be loaded, got {loaded!r}"
+        runner = (self.lesson.engine if self.lesson else {}).get("runner")
+        got = model_config(attempt.llm).runner_type
+        if runner is not None and got != runner:
+            return f"expected a {runner} model (runner={runner!r}), got runner {got!r}"
         return None
 
     @cached_property

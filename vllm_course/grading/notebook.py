@@ -53,7 +53,7 @@ def _kit(lesson, namespace: dict) -> Kit:
     if kit is None:
         from vllm_course.model_resolution import resolve
 
-        kit = Kit(student, resolve().model, lesson)
+        kit = Kit(student, resolve(course().model_of(lesson)).model, lesson)
         _kits[lesson.id] = kit
     kit.student = student  # the latest definitions of the student's functions
     return kit

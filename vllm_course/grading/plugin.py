@@ -86,7 +86,7 @@ class GradingSession:
         self.results: dict[str, dict[str, scoring.ExerciseResult]] = {}
         self.students: dict[str, Student] = {}
         self.kits: dict[str, Kit] = {}
-        self._model = None
+        self._models: dict[str, str] = {}  # hub id -> what LLM(model=...) is given
         self._rules: dict[str, dict[str, str | None]] = {}
 
     # --- what is graded ---------------------------------------------------
@@ -110,21 +110,23 @@ class GradingSession:
                                         else Student.from_file(path, name))
         return self.students[lesson.id]
 
-    def model(self) -> str:
-        if self._model is None:
+    def model(self, lesson: Lesson) -> str:
+        """The model the lesson runs on, resolved once per session."""
+        if lesson.model not in self._models:
             from vllm_course.model_resolution import resolve
             from vllm_course.vllm_version import check
 
             check()
-            chosen = resolve(progress=lambda line: print(line, file=sys.stderr))
+            chosen = resolve(course().model_of(lesson),
+                             progress=lambda line: print(line, file=sys.stderr))
             if chosen.notice:
                 print("\n" + chosen.notice, file=sys.stderr)
-            self._model = chosen.model
-        return self._model
+            self._models[lesson.model] = chosen.model
+        return self._models[lesson.model]
 
     def kit(self, lesson: Lesson) -> Kit:
         if lesson.id not in self.kits:
-            self.kits[lesson.id] = Kit(self.student(lesson), self.model(), lesson)
+            self.kits[lesson.id] = Kit(self.student(lesson), self.model(lesson), lesson)
         return self.kits[lesson.id]
 
     def _declared(self, lesson: Lesson) -> dict[str, str | None]:

@@ -149,7 +149,8 @@ class WarmGrader:
         self.jobs = max(1, min(jobs, MAX_JOBS))
         self.sandbox = sandbox and sys.platform.startswith("linux")
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.model: str | None = None
+        self.models: dict[str, str] = {}  # hub id -> the model its lessons load
+        self._child_env: dict[str, str] | None = None
         self.checks: dict[str, list[tuple[str, str]]] = {}
         self._modules: set[str] = set()
         cores = len(os.sched_getaffinity(0))
@@ -163,8 +164,10 @@ class WarmGrader:
         """Import everything once, and grade each lesson's solution to learn its
         checks. Raises WarmUpError if a reference solution does not pass."""
         lessons = [l for l in lessons if l.id not in self.checks]
-        if self.model is None:
+        if self._child_env is None:
             self._import_runtime()
+        for lesson in lessons:
+            self._resolve_model(lesson)
         for lesson in lessons:
             self.log(f"warming up: grading the reference solution of {lesson.id}")
             solution = lesson.solution_path
@@ -181,15 +184,24 @@ class WarmGrader:
             self.checks[lesson.id] = task.checks
         self._preload()
 
-    def _import_runtime(self) -> None:
+    def _resolve_model(self, lesson: Lesson) -> None:
+        """Resolve the lesson's model once; children find it in their environment."""
+        from vllm_course.manifest import course
         from vllm_course.model_resolution import resolve
+
+        if lesson.model in self.models:
+            return
+        spec = course().model_of(lesson)
+        chosen = resolve(spec, progress=self.log)
+        if chosen.notice:
+            self.log(chosen.notice)
+        self.models[lesson.model] = chosen.model
+        self._child_env[spec.env] = chosen.model
+
+    def _import_runtime(self) -> None:
         from vllm_course.vllm_version import check
 
         check()
-        chosen = resolve(progress=self.log)
-        if chosen.notice:
-            self.log(chosen.notice)
-        self.model = chosen.model
         import huggingface_hub.constants
         import vllm.envs
 
@@ -197,7 +209,7 @@ class WarmGrader:
         # (HOME in its own working folder) reads them and cannot write them.
         from vllm_course.offline_model import cache_root
 
-        self._child_env = {"VLLM_COURSE_MODEL": self.model, "PYTHONDONTWRITEBYTECODE": "1",
+        self._child_env = {"PYTHONDONTWRITEBYTECODE": "1",
                            "VLLM_COURSE_CACHE": str(cache_root().resolve()),
                            "VLLM_CACHE_ROOT": str(Path(vllm.envs.VLLM_CACHE_ROOT).resolve()),
                            "HF_HOME": str(Path(huggingface_hub.constants.HF_HOME).resolve()),
