@@ -35,6 +35,25 @@ def offline_model_path() -> str:
 
 
 @pytest.fixture(scope="session")
+def stand_ins(offline_model_path) -> dict:
+    """Every model of course.yaml -> (its environment variable, its offline
+    stand-in's folder): what lessons and scripts run on here."""
+    from vllm_course import offline_model
+    from vllm_course.manifest import course
+
+    return {m.name: (m.env, str(offline_model.ensure_built(m.stand_in)))
+            for m in course().models.values()}
+
+
+@pytest.fixture(scope="session")
+def embed_model_path(stand_ins) -> str:
+    """The embedding stand-in (lesson 7's model offline)."""
+    from vllm_course.manifest import course
+
+    return stand_ins[course().lesson("lesson07").model][1]
+
+
+@pytest.fixture(scope="session")
 def offline_llm(offline_model_path):
     """One real vLLM engine on the offline model, in float32 so that it can be
     compared token for token with transformers' float32 reference."""

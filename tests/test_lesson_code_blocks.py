@@ -1,8 +1,9 @@
 """Every code block of every lesson (and of the concepts pages) runs.
 
 ```python blocks run in order in one process per page (like notebook cells),
-with "facebook/opt-125m" replaced by the offline model; ```sh blocks run from
-the repository root with the venv first on PATH, except a block right after
+with each model of course.yaml ("facebook/opt-125m", ...) replaced by its
+offline stand-in; ```sh blocks run from the repository root with the venv
+first on PATH and the stand-ins chosen by their variables, except a block right after
 `<!-- no-run: needs network -->`, of which only the command's --help is run
 (so a misspelt command still fails). ```text blocks are sample output.
 """
@@ -48,18 +49,20 @@ def test_fences_are_known_languages(page):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_python_blocks_run(page, offline_model_path, tmp_path):
+def test_python_blocks_run(page, stand_ins, tmp_path):
     code = "\n\n".join(body for lang, body, _ in blocks(page) if lang == "python")
+    for name, (_, path) in stand_ins.items():
+        code = code.replace(f'"{name}"', repr(path))
     script = tmp_path / "lesson_blocks.py"
-    script.write_text(code.replace('"facebook/opt-125m"', repr(offline_model_path)))
+    script.write_text(code)
     done = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=900, env=env_with_venv())
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_sh_blocks_run(page, offline_model_path):
-    env = dict(env_with_venv(), VLLM_COURSE_MODEL=offline_model_path)
+def test_sh_blocks_run(page, stand_ins):
+    env = dict(env_with_venv(), **dict(stand_ins.values()))
     for lang, body, no_run in blocks(page):
         if lang != "sh":
             continue
