@@ -89,12 +89,16 @@ def test_bad_timeout_value(monkeypatch):
         mr.resolve("facebook/opt-125m")
 
 
-def test_course_model_command(offline_model_path, monkeypatch):
+def test_course_model_command(stand_ins, monkeypatch):
     done = subprocess.run([sys.executable, "-m", "vllm_course.cli", "model"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "source: offline" in done.stdout and offline_model_path in done.stdout
-    assert "hf download facebook/opt-125m" in done.stdout
+    # One block per model of course.yaml, each with its stand-in and its variable.
+    blocks = done.stdout.strip().split("\n\n")
+    assert len(blocks) == len(stand_ins)
+    for block, (name, (env, path)) in zip(blocks, stand_ins.items()):
+        assert "source: offline" in block and path in block, block
+        assert f"hf download {name}" in block and env in block, block
 
 
 def test_course_model_command_reports_bad_env(tmp_path, monkeypatch):
@@ -106,14 +110,34 @@ def test_course_model_command_reports_bad_env(tmp_path, monkeypatch):
     assert "Traceback" not in done.stderr
 
 
-def test_corrupt_offline_model_is_a_clear_error(offline_model_path, tmp_path):
+@pytest.mark.parametrize("recipe", ["tiny", "minilm-embed"])
+def test_corrupt_offline_model_is_a_clear_error(recipe, stand_ins, tmp_path):
     broken = tmp_path / "broken"
-    shutil.copytree(offline_model_path, broken)
+    shutil.copytree(offline_model.ensure_built(recipe), broken)
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(offline_model.OfflineModelError) as e:
-        offline_model.verify(broken)
+        offline_model.verify(broken, recipe)
     assert "model.safetensors" in str(e.value) and "make setup" in str(e.value)
+
+
+def test_a_missing_stand_in_file_is_named(stand_ins, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(offline_model.ensure_built("minilm-embed"), broken)
+    (broken / "1_Pooling" / "config.json").unlink()  # vLLM would silently pool otherwise
+    with pytest.raises(offline_model.OfflineModelError, match="1_Pooling/config.json"):
+        offline_model.verify(broken, "minilm-embed")
+
+
+def test_each_model_has_its_own_variable(stand_ins, monkeypatch, tmp_path):
+    from vllm_course.manifest import course
+
+    spec = course().models["sentence-transformers/all-MiniLM-L6-v2"]
+    monkeypatch.setenv(spec.env, str(tmp_path / "missing"))
+    with pytest.raises(mr.ModelResolutionError, match=spec.env):
+        mr.resolve(spec)
+    # The text model is not affected.
+    assert mr.resolve("facebook/opt-125m").source != "env"
 
 
 def test_a_new_build_replaces_older_builds_of_the_same_recipe(tmp_path, monkeypatch,

@@ -10,7 +10,8 @@ writes the files of the encoder kinds:
 Weights are trained briefly, with a fixed seed, on ``data/topics.yaml``: two
 sentences of one topic are pulled together and sentences of different topics
 pushed apart (in-batch contrastive loss), so that similar sentences embed
-closer than unrelated ones.
+closer than unrelated ones. The vocabulary is the words of those sentences;
+any other word reads as [UNK], which training teaches the model to ignore.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ TOPICS_PATH = Path(__file__).parent / "data" / "topics.yaml"
 
 # BERT's special tokens, at the first ids of the stand-in's vocabulary.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-PAD_ID, CLS_ID, SEP_ID = 0, 2, 3
+PAD_ID, UNK_ID, CLS_ID, SEP_ID = 0, 1, 2, 3
 
 FILES = {
     "bert-embed": (
@@ -57,18 +58,22 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _train_tokenizer(texts: list[str], vocab_size: int):
+def _make_tokenizer(texts: list[str]):
+    """A WordPiece tokenizer whose vocabulary is every word of `texts`; any
+    other word is [UNK]. Built from a sorted list, not trained: the tokenizers
+    library's WordPiece trainer breaks ties differently from one run to the
+    next. Whole words only, because every one of them is then trained (words
+    the training never shows keep random vectors that drown a short query)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers import trainers
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)  # uncased, like MiniLM
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(lowercase=True)  # uncased, like MiniLM
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = {w for t in texts for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(t))}
+    vocab = [*SPECIAL_TOKENS, *sorted(words)]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=1,
-                                        special_tokens=list(SPECIAL_TOKENS), show_progress=False)
-    tok.train_from_iterator(texts, trainer=trainer)
-    assert [tok.token_to_id(t) for t in SPECIAL_TOKENS] == list(range(len(SPECIAL_TOKENS)))
     # BERT's framing; a pair (query, passage) gets token type 1 on its second text.
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -165,10 +170,12 @@ def _train_embedder(model, recipe: dict, groups: list[list[list[int]]], progress
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm
         else 0.1 + 0.45 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm))))
-    def dropped(seq):  # keep [CLS] and [SEP]; drop each word piece with probability p
+    def dropped(seq):  # keep [CLS] and [SEP]; drop each word with probability p
         keep = torch.rand(len(seq) - 2, generator=gen) >= t["token_dropout"]
         inner = [tok for tok, k in zip(seq[1:-1], keep.tolist()) if k] or seq[1:2]
-        return [seq[0], *inner, seq[-1]]
+        # Words the model never learned reach it as [UNK]: teach it to ignore them.
+        unknown = (torch.rand(len(inner), generator=gen) < t["unknown"]).tolist()
+        return [seq[0], *(UNK_ID if u else tok for tok, u in zip(inner, unknown)), seq[-1]]
 
     model.train()
     for step in range(1, steps + 1):
@@ -194,7 +201,7 @@ def _train_embedder(model, recipe: dict, groups: list[list[list[int]]], progress
     model.eval()
 
 
-def build_files(name: str, recipe: dict, out: Path, extra_texts: list[str], progress) -> None:
+def build_files(name: str, recipe: dict, out: Path, progress) -> None:
     """Write the files of encoder recipe `name` into `out`."""
     import torch
     from safetensors.torch import save_file
@@ -202,7 +209,7 @@ def build_files(name: str, recipe: dict, out: Path, extra_texts: list[str], prog
 
     topics = load_topics()
     sentences = [s for group in topics.values() for s in group]
-    tok = _train_tokenizer(sentences + extra_texts, recipe["tokenizer_vocab_size"])
+    tok = _make_tokenizer(sentences)
     max_len = recipe["max_position_embeddings"]
     _write_tokenizer(tok, out, max_len)
     vocab = -(-tok.get_vocab_size() // 64) * 64
