@@ -49,6 +49,7 @@ class Lesson:
     # lesson's checks (lesson 6 needs a structured-outputs config); default none.
     engine: dict = field(default_factory=dict, compare=False)
     model: str = ""  # the hub id of its model (a key of Course.models)
+    also: tuple[str, ...] = ()  # other models its checks load (lesson 8's cross-encoder)
     # The exercise whose engine the checks share when it works (else the kit
     # makes its own): lesson 1's create_llm, lesson 7's create_embedder.
     engine_factory: str = "create_llm"
@@ -104,6 +105,10 @@ class Course:
 
     def model_of(self, lesson: Lesson) -> Model:
         return self.models[lesson.model]
+
+    def models_of(self, lesson: Lesson) -> list[Model]:
+        """Every model the lesson's checks load: its own first."""
+        return [self.models[name] for name in (lesson.model, *lesson.also)]
 
     def exercise(self, function: str) -> tuple[Lesson, Exercise]:
         for lesson in self.lessons:
@@ -220,9 +225,13 @@ def parse(data: Any, path: Path) -> Course:
                 )
             )
         model = raw.get("model", default_model) if isinstance(raw, dict) else default_model
-        if model not in models:
-            raise ManifestError(f"{path}: {where}.model must be one of models "
-                                f"({', '.join(models)}), found {model!r}")
+        also = raw.get("also", []) if isinstance(raw, dict) else []
+        if not isinstance(also, list):
+            raise ManifestError(f"{path}: {where}.also must be a list of models, found {also!r}")
+        for key, name in [("model", model)] + [("also", a) for a in also]:
+            if name not in models:
+                raise ManifestError(f"{path}: {where}.{key} must name models of the course "
+                                    f"({', '.join(models)}), found {name!r}")
         factory = "create_llm"
         if isinstance(raw, dict) and "engine_factory" in raw:
             factory = _field(raw, "engine_factory", str, where, path)
@@ -238,6 +247,7 @@ def parse(data: Any, path: Path) -> Course:
                 exercises=tuple(exercises),
                 engine=_engine(raw, where, path),
                 model=model,
+                also=tuple(also),
                 engine_factory=factory,
             )
         )

@@ -32,10 +32,12 @@ class Kit:
     create_llm costs only that exercise's points.
     """
 
-    def __init__(self, student, model: str, lesson=None):
+    def __init__(self, student, model: str, lesson=None, others: dict | None = None):
         self.student = student
         self.model = model
         self.lesson = lesson
+        self.others = others or {}  # the lesson's other models: hub id -> what LLM() loads
+        self._other_llms: dict = {}
         self._attempt: StudentEngine | None = None
         self._greedy: dict[tuple, list[list[int]]] = {}
 
@@ -94,6 +96,15 @@ class Kit:
         from vllm import LLM
 
         return LLM(model=self.model, **(self.lesson.engine if self.lesson else {}))
+
+    def llm_for(self, name: str):
+        """The kit's engine on another model of the lesson (course.yaml
+        `also`), made once per session; pooling models only."""
+        if name not in self._other_llms:
+            from vllm import LLM
+
+            self._other_llms[name] = LLM(model=self.others[name], runner="pooling")
+        return self._other_llms[name]
 
     @contextlib.contextmanager
     def reference_helpers(self, *names: str):

@@ -53,7 +53,8 @@ def _kit(lesson, namespace: dict) -> Kit:
     if kit is None:
         from vllm_course.model_resolution import resolve
 
-        kit = Kit(student, resolve(course().model_of(lesson)).model, lesson)
+        main, *others = [resolve(m).model for m in course().models_of(lesson)]
+        kit = Kit(student, main, lesson, dict(zip(lesson.also, others)))
         _kits[lesson.id] = kit
     kit.student = student  # the latest definitions of the student's functions
     return kit

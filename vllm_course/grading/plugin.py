@@ -110,23 +110,25 @@ class GradingSession:
                                         else Student.from_file(path, name))
         return self.students[lesson.id]
 
-    def model(self, lesson: Lesson) -> str:
-        """The model the lesson runs on, resolved once per session."""
-        if lesson.model not in self._models:
+    def model(self, name: str) -> str:
+        """What LLM(model=...) loads for the course model `name`, resolved once
+        per session."""
+        if name not in self._models:
             from vllm_course.model_resolution import resolve
             from vllm_course.vllm_version import check
 
             check()
-            chosen = resolve(course().model_of(lesson),
+            chosen = resolve(course().models[name],
                              progress=lambda line: print(line, file=sys.stderr))
             if chosen.notice:
                 print("\n" + chosen.notice, file=sys.stderr)
-            self._models[lesson.model] = chosen.model
-        return self._models[lesson.model]
+            self._models[name] = chosen.model
+        return self._models[name]
 
     def kit(self, lesson: Lesson) -> Kit:
         if lesson.id not in self.kits:
-            self.kits[lesson.id] = Kit(self.student(lesson), self.model(lesson), lesson)
+            self.kits[lesson.id] = Kit(self.student(lesson), self.model(lesson.model), lesson,
+                                       {name: self.model(name) for name in lesson.also})
         return self.kits[lesson.id]
 
     def _declared(self, lesson: Lesson) -> dict[str, str | None]:

@@ -185,18 +185,18 @@ class WarmGrader:
         self._preload()
 
     def _resolve_model(self, lesson: Lesson) -> None:
-        """Resolve the lesson's model once; children find it in their environment."""
+        """Resolve the lesson's models once; children find them in their environment."""
         from vllm_course.manifest import course
         from vllm_course.model_resolution import resolve
 
-        if lesson.model in self.models:
-            return
-        spec = course().model_of(lesson)
-        chosen = resolve(spec, progress=self.log)
-        if chosen.notice:
-            self.log(chosen.notice)
-        self.models[lesson.model] = chosen.model
-        self._child_env[spec.env] = chosen.model
+        for spec in course().models_of(lesson):
+            if spec.name in self.models:
+                continue
+            chosen = resolve(spec, progress=self.log)
+            if chosen.notice:
+                self.log(chosen.notice)
+            self.models[spec.name] = chosen.model
+            self._child_env[spec.env] = chosen.model
 
     def _import_runtime(self) -> None:
         from vllm_course.vllm_version import check
