@@ -29,6 +29,8 @@ import json
 import math
 from pathlib import Path
 
+# Bump when this module's output changes (part of the encoder recipes' hash).
+ENCODER_VERSION = 2
 DATA_DIR = Path(__file__).parent / "data"
 TOPICS_PATH = DATA_DIR / "topics.yaml"
 
@@ -101,6 +103,8 @@ def _write_tokenizer(tok, out: Path, max_len: int) -> None:
     _write_json(out / "tokenizer_config.json", {
         **special,
         "tokenizer_class": "PreTrainedTokenizerFast",  # tokenizer.json as is
+        # As BERT's tokenizer: a pair's second text gets token type 1.
+        "model_input_names": ["input_ids", "token_type_ids", "attention_mask"],
         "do_lower_case": True,
         "clean_up_tokenization_spaces": False,
         "model_max_length": max_len,

@@ -201,8 +201,9 @@ def recipe_hash(name: str) -> str:
     h.update(f"builder={BUILDER_VERSION}\nname={name}\n".encode())
     h.update(json.dumps(_recipe(name), sort_keys=True).encode())
     if "kind" in _recipe(name):  # an encoder stand-in: its own data file
-        from vllm_course.offline_encoder import DATA_DIR
+        from vllm_course.offline_encoder import DATA_DIR, ENCODER_VERSION
 
+        h.update(f"encoder={ENCODER_VERSION}\n".encode())
         h.update((DATA_DIR / _recipe(name)["data"]).read_bytes())
     else:
         h.update(CORPUS_PATH.read_bytes())
