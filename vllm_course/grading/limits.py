@@ -32,6 +32,9 @@ class Limits:
     tmp_bytes: int = field(default=256 * MIB, metadata={"doc": (
         'The size of a sandboxed submission\'s own working directory (also its HOME and TMPDIR).')})
 
+    server_start_seconds: float = field(default=240.0, metadata={"doc": (
+        "Wall-clock time for `vllm serve` to answer /health (vllm_course/serving.py). Seen: 38 s for the offline model on a busy 2-core machine, most of it imports; 240 s leaves room for the real opt-125m on a slow CPU, and a server that cannot start still fails within 4 minutes, with its last log lines.")})
+
     @property
     def notebook_cell_seconds(self) -> float:
         """nbgrader's per-cell timeout. A test cell runs every check of one
