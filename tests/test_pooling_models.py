@@ -12,7 +12,10 @@ import pytest
 from vllm_course import offline_model
 
 
-@pytest.fixture(scope="module")
+# Session-scoped like offline_llm: vLLM tears down process-wide state when an
+# engine is destroyed, which breaks every other engine still alive in the
+# process ("pipeline model parallel group is not initialized").
+@pytest.fixture(scope="session")
 def embed_llm(embed_model_path):
     from vllm import LLM
 
@@ -97,7 +100,7 @@ def lesson8_model(stand_ins, index):
     return stand_ins[course().models_of(course().lesson("lesson08"))[index].name][1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def classifier(stand_ins):
     from vllm import LLM
 
@@ -105,7 +108,7 @@ def classifier(stand_ins):
     return path, LLM(model=path, runner="pooling", dtype="float32")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cross_encoder(stand_ins):
     from vllm import LLM
 

@@ -62,7 +62,10 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
 
 
 def test_ctrl_c_while_starting_stops_the_server(offline_model_path, tmp_path):
-    code = ("from vllm_course.serving import serve\n"
+    # A background job inherits SIGINT ignored, and Python keeps it so: take
+    # back the default, as a terminal's Ctrl-C finds it.
+    code = ("import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from vllm_course.serving import serve\n"
             f"with serve({offline_model_path!r}, log_dir={str(tmp_path)!r}):\n"
             "    pass\n")
     runner = subprocess.Popen([sys.executable, "-c", code])
