@@ -58,6 +58,19 @@ REBUILD_HINT = "run `make setup` (or `course model build`) to rebuild it"
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")
 PAD_ID, EOS_ID = 1, 2
 
+# The shape the three encoder stand-ins share: head size 64, as for "tiny";
+# two layers generalised to unseen queries better than four (34 of 36
+# held-out queries nearest their topic's sentences, for the embedder).
+_BERT_SHAPE = {
+    "hidden_size": 128,
+    "num_attention_heads": 2,
+    "num_hidden_layers": 2,
+    "intermediate_size": 512,
+    "max_position_embeddings": 512,
+    "seed": 1234,
+    "init_std": 0.02,
+}
+
 RECIPES: dict[str, dict] = {
     "tiny": {
         # head_size = 128 / 2 = 64: vLLM's CPU attention only supports 32/64/80/96/112/128.
@@ -103,15 +116,7 @@ RECIPES: dict[str, dict] = {
     "minilm-embed": {
         "kind": "bert-embed",
         "data": "topics.yaml",
-        "hidden_size": 128,
-        "num_attention_heads": 2,  # head size 64, as for "tiny"
-        # Two layers generalised to unseen queries better than four (34 of 36
-        # held-out queries nearest their topic's sentences).
-        "num_hidden_layers": 2,
-        "intermediate_size": 512,
-        "max_position_embeddings": 512,
-        "seed": 1234,
-        "init_std": 0.02,
+        **_BERT_SHAPE,
         "train": {"steps": 300, "lr": 1e-3, "warmup_steps": 30, "temperature": 0.1,
                   "token_dropout": 0.5, "unknown": 0.15},
         "threads": 2,
@@ -122,13 +127,7 @@ RECIPES: dict[str, dict] = {
         "kind": "bert-classify",
         "data": "sentiment.yaml",
         "labels": ["positive", "negative", "neutral"],
-        "hidden_size": 128,
-        "num_attention_heads": 2,
-        "num_hidden_layers": 2,
-        "intermediate_size": 512,
-        "max_position_embeddings": 512,
-        "seed": 1234,
-        "init_std": 0.02,
+        **_BERT_SHAPE,
         # 19 of 21 held-out sentences right with these settings.
         "train": {"steps": 400, "lr": 1e-3, "warmup_steps": 20, "per_label": 8,
                   "token_dropout": 0.5, "unknown": 0.15},
@@ -139,13 +138,7 @@ RECIPES: dict[str, dict] = {
     "msmarco-cross-encoder": {
         "kind": "bert-cross-encoder",
         "data": "topics.yaml",
-        "hidden_size": 128,
-        "num_attention_heads": 2,
-        "num_hidden_layers": 2,
-        "intermediate_size": 512,
-        "max_position_embeddings": 512,
-        "seed": 1234,
-        "init_std": 0.02,
+        **_BERT_SHAPE,
         # Held out: 10 of 12 queries rank their passage first, 6 of 7 texts
         # get the right zero-shot topic (lesson 8's descriptions).
         "train": {"steps": 600, "lr": 1e-3, "warmup_steps": 30, "negatives": 5,
