@@ -11,7 +11,7 @@ from vllm import EngineArgs, SamplingParams
 from vllm_course import vllm_internals as internals
 from vllm_course.grading import expect
 from vllm_course.grading.checks import (expect_exact_keys, expect_outputs_in_prompt_order,
-                                        expect_sampling_params, generate_quietly)
+                                        expect_sampling_params, generate_quietly, student_llm)
 from vllm_course.grading.feedback import describe_type
 
 PROMPTS = [
@@ -51,18 +51,14 @@ def test_create_sampling_params(student, kit):
 
 @pytest.mark.exercise("create_llm")
 def test_create_llm(student, kit):
-    attempt = kit.student_engine()
-    if attempt.error is not None:
-        raise attempt.error
-    problem = kit.engine_problem(attempt)
-    expect(problem is None, problem or "")
-    [out] = attempt.llm.generate(PROMPTS[:1], SamplingParams(temperature=0, max_tokens=4),
+    llm = student_llm(kit)
+    [out] = llm.generate(PROMPTS[:1], SamplingParams(temperature=0, max_tokens=4),
                                  use_tqdm=False)
     expect(len(out.outputs[0].token_ids) == 4, "the engine returned by create_llm cannot generate")
     # Short prompts work in an engine cut to a short context too: ask for the
     # model's own context length, which vLLM's defaults give.
     own = EngineArgs(model=kit.model).create_model_config().max_model_len
-    got = internals.context_length(attempt.llm)
+    got = internals.context_length(llm)
     expect(got == own, f"the engine takes at most {got} tokens of prompt and completion, but "
                        f"the model takes {own}: load it with vLLM's defaults (no max_model_len)")
 

@@ -13,7 +13,7 @@ from vllm import EngineArgs, PoolingParams
 
 from vllm_course import vllm_internals as internals
 from vllm_course.grading import expect
-from vllm_course.grading.checks import expect_exact_keys
+from vllm_course.grading.checks import expect_exact_keys, student_llm
 from vllm_course.grading.compare import isclose, sqrt
 from vllm_course.grading.feedback import describe_type
 
@@ -67,12 +67,7 @@ def expect_vectors(got, want, what) -> None:
 
 @pytest.mark.exercise("create_embedder")
 def test_create_embedder(student, kit):
-    attempt = kit.student_engine()
-    if attempt.error is not None:
-        raise attempt.error
-    problem = kit.engine_problem(attempt)
-    expect(problem is None, problem or "")
-    llm = attempt.llm
+    llm = student_llm(kit)
     config = internals.model_config(llm)
     expect("embed" in llm.supported_tasks,
            f"this engine cannot embed (its tasks: {list(llm.supported_tasks)}): load the "

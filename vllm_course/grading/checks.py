@@ -14,6 +14,17 @@ def generate_quietly(llm, prompts, params):
     return llm.generate(prompts, params, use_tqdm=False)
 
 
+def student_llm(kit):
+    """The engine the student's engine factory (create_llm, create_embedder)
+    returned: its error re-raised, or a failure saying why it is not usable."""
+    attempt = kit.student_engine()
+    if attempt.error is not None:
+        raise attempt.error
+    problem = kit.engine_problem(attempt)
+    expect(problem is None, problem or "")
+    return attempt.llm
+
+
 def expect_outputs_in_prompt_order(outs, prompts: list) -> None:
     """`outs` is a list of RequestOutput, one per prompt, in prompt order."""
     from vllm.outputs import RequestOutput
