@@ -46,6 +46,12 @@ def test_engine_options(tmp_path):
     assert load(write(tmp_path, text)).lesson("lesson01").engine == {"dtype": "float32"}
 
 
+def test_a_lesson_may_ask_for_a_server(tmp_path):
+    assert load(write(tmp_path, GOOD)).lesson("lesson01").serve is None
+    text = GOOD.replace("    exercises:\n", "    serve: [--chat-template, t.jinja]\n    exercises:\n")
+    assert load(write(tmp_path, text)).lesson("lesson01").serve == ("--chat-template", "t.jinja")
+
+
 @pytest.mark.parametrize("change,field,expected", [
     (("points: 2", "points: two"), "lessons[0].exercises[0].points", "must be int"),
     (("points: 2", "points: 0"), "lessons[0].exercises[0].points", "positive"),
@@ -54,6 +60,8 @@ def test_engine_options(tmp_path):
     (("vllm_version: \"0.32.0\"", "vllm_version: 0.32"), "course.vllm_version", "must be str"),
     (("function: f", "function: 1f"), "lessons[0].exercises[0].function", "Python name"),
     (("exercises:\n", "engine: float32\n    exercises:\n"), "lessons[0].engine", "must be dict"),
+    (("exercises:\n", "serve: --chat-template t.jinja\n    exercises:\n"), "lessons[0].serve",
+     "must be a list of `vllm serve` flags"),
     (("exercises:\n", "engine: {1: float32}\n    exercises:\n"), "lessons[0].engine",
      "LLM keyword arguments"),
 ])

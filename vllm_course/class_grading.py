@@ -153,6 +153,7 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
         try:
             grader.prepare([lesson])
         except WarmUpError as e:
+            grader.close()
             log(f"course grade: {e}")
             return 1
         progress = Progress(len(todo))
@@ -167,6 +168,7 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
             grader.grade_all(todo, on_done=done)
         finally:
             progress.close()
+            grader.close()
     path = write_grades(out, lesson, rows)
     for line in summary(lesson, rows, len(todo), len(rows) - len(todo)):
         log(line)

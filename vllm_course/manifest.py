@@ -53,6 +53,9 @@ class Lesson:
     # The exercise whose engine the checks share when it works (else the kit
     # makes its own): lesson 1's create_llm, lesson 7's create_embedder.
     engine_factory: str = "create_llm"
+    # Extra `vllm serve` flags when its checks talk to a server of its model
+    # that the kit starts (lesson 9); None when they need none.
+    serve: tuple[str, ...] | None = None
 
     # Every layout path of a lesson is built here, and only here.
     @property
@@ -238,6 +241,13 @@ def parse(data: Any, path: Path) -> Course:
             if factory not in functions:
                 raise ManifestError(f"{path}: {where}.engine_factory must name one of the "
                                     f"lesson's exercises, found {factory!r}")
+        serve = None
+        if isinstance(raw, dict) and "serve" in raw:
+            serve = raw["serve"]
+            if not isinstance(serve, list) or not all(isinstance(a, str) for a in serve):
+                raise ManifestError(f"{path}: {where}.serve must be a list of `vllm serve` "
+                                    f"flags (strings), found {serve!r}")
+            serve = tuple(serve)
         lessons.append(
             Lesson(
                 id=lesson_id,
@@ -249,6 +259,7 @@ def parse(data: Any, path: Path) -> Course:
                 model=model,
                 also=tuple(also),
                 engine_factory=factory,
+                serve=serve,
             )
         )
     return Course(

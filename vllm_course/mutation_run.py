@@ -14,6 +14,7 @@ that list that no longer matches a surviving mutant (so the list stays true).
 from __future__ import annotations
 
 import argparse
+import atexit
 import sys
 import tempfile
 import time
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from vllm_course.grading.warm import NOT_RUN, Submission, WarmGrader
 
     grader = WarmGrader(jobs=args.jobs, log=lambda line: print(line, flush=True))
+    atexit.register(grader.close)  # lesson 9's server, however the run ends
     survivors, explained, errors, used = [], [], [], set()
     scores = []
     with tempfile.TemporaryDirectory(prefix="course-mutants-") as tmp:

@@ -7,8 +7,10 @@ and always stopped.
     # stopped here: after the block, when it raises (a student's crash, a
     # check's timeout) and on Ctrl-C; its whole process group goes with it.
 
-The server runs in a session of its own (its API process and the engine
-process it spawns), so that stopping it reaches every process it started.
+The server runs in a session of its own (its watchdog, its API process and the
+engine process it spawns), so that stopping it reaches every process it
+started; and if the process that started it dies without stopping it (killed
+outright), its watchdog (server_watchdog.py) stops it.
 Start-up is bounded by limits.server_start_seconds; a server that exits or
 does not become healthy in time raises ServerError with its last log lines.
 """
@@ -43,8 +45,9 @@ class ServerError(RuntimeError):
 class Server:
     model: str
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen  # the server's watchdog (server_watchdog.py), its session's leader
     log_path: Path
+    lifeline: int | None = None  # closed once the server is stopped
 
     @property
     def url(self) -> str:
@@ -74,6 +77,9 @@ class Server:
         _signal_group(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(STOP_SECONDS)
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -97,16 +103,26 @@ def _healthy(url: str) -> bool:
 
 def start(model: str, *args: str, timeout: float | None = None, log_dir: str | None = None,
           progress=None) -> Server:
-    """Start `vllm serve model *args` and wait until it is healthy."""
+    """Start `vllm serve model *args` and wait until it is healthy. Relative
+    paths in `args` are read from the repository root."""
+    from vllm_course.manifest import REPO_ROOT
+
     timeout = LIMITS.server_start_seconds if timeout is None else timeout
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix="vllm-serve-", suffix=".log", dir=log_dir)[1])
     command = [str(Path(sys.executable).parent / "vllm"), "serve", model,
                "--host", HOST, "--port", str(port), *args]
+    # The server's watchdog holds the read end; when this process dies, however
+    # it dies, the write end closes and the watchdog stops the server.
+    lifeline, keep = os.pipe()
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server(model, port, process, log_path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vllm_course.server_watchdog", str(lifeline), "--", *command],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=REPO_ROOT, pass_fds=(lifeline,))
+    os.close(lifeline)
+    os.set_inheritable(keep, False)
+    server = Server(model, port, process, log_path, keep)
     started = time.monotonic()
     try:
         while not _healthy(server.url):
@@ -126,6 +142,18 @@ def start(model: str, *args: str, timeout: float | None = None, log_dir: str | N
         server.stop()
         raise
     return server
+
+
+def lesson_args(lesson) -> list[str]:
+    """The flags a lesson's server gets: its model served under its course
+    name (so requests say "facebook/opt-125m" whatever was loaded), then the
+    lesson's own (course.yaml `serve`)."""
+    return ["--served-model-name", lesson.model, *lesson.serve]
+
+
+def start_for(lesson, model: str, **options) -> Server:
+    """The server a lesson's checks use, on `model` (what resolution chose)."""
+    return start(model, *lesson_args(lesson), **options)
 
 
 @contextlib.contextmanager

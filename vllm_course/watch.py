@@ -102,3 +102,5 @@ def watch(lesson_id: str | None, target: str | None) -> int:
     except WarmUpError as e:
         print(f"course watch: {e}", file=sys.stderr)
         return 1
+    finally:
+        grader.close()  # the lesson's server, if it has one

@@ -20,6 +20,7 @@ import sys
 import pytest
 
 from vllm_course.grading import feedback, integrity, sandbox
+from vllm_course.grading.kit import SERVER_URL_ENV
 from vllm_course.manifest import REPO_ROOT, course
 
 # Events (one JSON object per line on the result pipe), child -> parent.
@@ -113,8 +114,12 @@ def main(request: dict, result_fd: int, output_fd: int) -> None:
                     pass
         sys.dont_write_bytecode = True
         os.environ.update(request["env"])
+        server = request["server"]
+        if server:  # the grader's one server: the kit uses it instead of starting its own
+            os.environ[SERVER_URL_ENV] = server["url"]
         if request["sandbox"]:
-            workdir, missing = sandbox.enter(request["uid"], request["tmp_bytes"])
+            workdir, missing = sandbox.enter(request["uid"], request["tmp_bytes"],
+                                             server["port"] if server else None)
         else:
             workdir, missing = sandbox.own_workdir(), []
         channel.send(SANDBOX, workdir=workdir, missing=missing)

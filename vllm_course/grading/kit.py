@@ -4,9 +4,19 @@ and the kit's own reference runs."""
 from __future__ import annotations
 
 import contextlib
+import os
 from functools import cache, cached_property
 
 from vllm_course.grading.feedback import MissingFunction, describe_type
+
+
+# Set by the warm grader in its children: where its one server for the run
+# answers. Unset, the kit starts a server itself (pytest, a notebook kernel).
+SERVER_URL_ENV = "VLLM_COURSE_SERVER_URL"
+
+
+class ServerUnavailable(RuntimeError):
+    """The kit's own server did not start: the set-up, not the student, is at fault."""
 
 
 @cache
@@ -40,6 +50,8 @@ class Kit:
         self._other_llms: dict = {}
         self._attempt: StudentEngine | None = None
         self._greedy: dict[tuple, list[list[int]]] = {}
+        self._server = None  # the server this kit started, if it started one
+        self._server_url: str | None = None
 
     @property
     def engine_factory(self) -> str:
@@ -90,6 +102,67 @@ class Kit:
         if self.engine_problem(attempt) is None:
             return attempt.llm
         return self.own_llm
+
+    # --- the lesson's server (course.yaml `serve`) ---------------------------
+    @property
+    def serves(self) -> bool:
+        return self.lesson is not None and self.lesson.serve is not None
+
+    def server_url(self, progress=None) -> str:
+        """Where the lesson's `vllm serve` answers ("http://127.0.0.1:PORT"):
+        the warm grader's, else one started now (outside any check's time
+        limit: callers start it first) and stopped by `close`."""
+        if self._server_url is None:
+            url = os.environ.get(SERVER_URL_ENV)
+            if not url:
+                from vllm_course import serving
+
+                try:
+                    self._server = serving.start_for(self.lesson, self.model, progress=progress)
+                except serving.ServerError as e:
+                    raise ServerUnavailable(
+                        f"the course's `vllm serve` for {self.lesson.id} did not start, so "
+                        f"nothing could be checked (not your code's fault): {e}") from None
+                url = self._server.url
+            self._server_url = url
+        return self._server_url
+
+    @property
+    def base_url(self) -> str:
+        """What an OpenAI client takes as base_url."""
+        return self.server_url() + "/v1"
+
+    @property
+    def served_model(self) -> str:
+        """The name requests use: the lesson's model, whatever was loaded."""
+        return self.lesson.model
+
+    def client(self, on_request=None):
+        """An OpenAI client of the lesson's server. `on_request(request)` sees
+        every HTTP request it sends (httpx.Request): how a check learns how
+        the student's code called the server."""
+        import httpx
+        from openai import OpenAI
+
+        hooks = {"request": [on_request]} if on_request else {}
+        return OpenAI(base_url=self.base_url, api_key="EMPTY", max_retries=0,
+                      http_client=httpx.Client(event_hooks=hooks, timeout=60))
+
+    def watch(self):
+        """A port_relay.Watch of the lesson's server: its base_url for the
+        student's code, and how many of its requests were in flight at once."""
+        from urllib.parse import urlsplit
+
+        from vllm_course.grading.port_relay import Watch
+
+        return Watch(urlsplit(self.server_url()).port)
+
+    def close(self) -> None:
+        """Stop the server this kit started (none if the warm grader's was used)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            self._server_url = None
 
     @cached_property
     def own_llm(self):

@@ -9,6 +9,7 @@ while a check runs; the cell prints only the outcome.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -56,6 +57,7 @@ def _kit(lesson, namespace: dict) -> Kit:
         main, *others = [resolve(m).model for m in course().models_of(lesson)]
         kit = Kit(student, main, lesson, dict(zip(lesson.also, others)))
         _kits[lesson.id] = kit
+        atexit.register(kit.close)  # the kernel's server goes with the kernel
     kit.student = student  # the latest definitions of the student's functions
     return kit
 
@@ -71,6 +73,12 @@ def check(lesson_id: str, function: str, namespace: dict, hidden: bool = False) 
     problem = None
     with _quiet():
         kit = _kit(lesson, namespace)
+        try:
+            if kit.serves:  # its start-up is no check's time
+                kit.server_url()
+        except Exception as e:  # noqa: BLE001 - reported as feedback below
+            problem = feedback.render(lesson, function, e)
+            selected = []
         for c in selected:
             try:
                 with time_limit(LIMITS.check_seconds, function):

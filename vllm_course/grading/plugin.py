@@ -168,9 +168,16 @@ class GradingSession:
     def pytest_runtest_call(self, item):
         if _LESSON not in item.stash:
             return (yield)
+        lesson = item.stash[_LESSON]
+        if lesson.serve is not None:  # its start-up is no check's time
+            self.kit(lesson).server_url(progress=_server_progress())
         seconds = self.config.getoption("--time-limit")
         with time_limit(seconds, item.stash[_FUNCTION]):
             return (yield)
+
+    def pytest_sessionfinish(self, session):
+        for kit in self.kits.values():  # also after Ctrl-C and crashes: pytest calls this
+            kit.close()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -210,6 +217,19 @@ class GradingSession:
                       for lid, res in self.results.items() for k, v in res.items()}
             scoring.write_results(Path(path), merged)
             terminalreporter.write_line(f"results written to {path}")
+
+
+def _server_progress():
+    """Says once that the lesson's server is starting (it takes a while)."""
+    said = []
+
+    def progress(waited: float) -> None:
+        if not said:
+            said.append(True)
+            print("\nstarting `vllm serve` for this lesson's checks (about a minute)...",
+                  file=sys.stderr, flush=True)
+
+    return progress
 
 
 _LESSON = pytest.StashKey[Lesson]()

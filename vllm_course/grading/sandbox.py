@@ -5,7 +5,8 @@ root (CI, a grading server) it applies, in this order:
 
 - core dumps off and a cap on processes, so a fork bomb stops at the limit;
 - a new network namespace with only loopback up: the engine's own local
-  sockets work, nothing else is reachable;
+  sockets work, nothing else is reachable but, when the lesson has one, the
+  grader's `vllm serve` at its usual address (port_relay.py);
 - a fresh working directory (also its HOME and TMPDIR) with a size-limited
   tmpfs mounted on it in a mount namespace of its own: nothing the submission
   writes there is seen by another submission or outlives it. (Not a private
@@ -30,6 +31,8 @@ import os
 import resource
 import socket
 import struct
+
+from vllm_course.grading import port_relay
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -91,8 +94,10 @@ def _drop_to(libc, uid: int) -> None:
            "keep read access for started programs")
 
 
-def enter(uid: int | None, tmp_bytes: int) -> tuple[str, list[str]]:
-    """Isolate this process; return (working directory, what could not be applied)."""
+def enter(uid: int | None, tmp_bytes: int,
+          server_port: int | None = None) -> tuple[str, list[str]]:
+    """Isolate this process; return (working directory, what could not be
+    applied). `server_port`: the grader's server on 127.0.0.1 stays reachable."""
     missing: list[str] = []
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
@@ -104,9 +109,12 @@ def enter(uid: int | None, tmp_bytes: int) -> tuple[str, list[str]]:
                        "as your own user and can write wherever you can")
         return workdir, missing
     libc = _libc()
+    listen = None if server_port is None else port_relay.fork_relay(server_port)
     try:
         _check(libc.unshare(CLONE_NEWNET), "new network namespace")
         _loopback_up()
+        if listen is not None:
+            listen()
     except OSError as e:
         missing.append(f"the network is not cut off ({e})")
     workdir = own_workdir(uid)  # 0700 and the submission's own, whatever follows

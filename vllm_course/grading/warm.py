@@ -152,6 +152,7 @@ class WarmGrader:
         self.models: dict[str, str] = {}  # hub id -> the model its lessons load
         self._child_env: dict[str, str] | None = None
         self.checks: dict[str, list[tuple[str, str]]] = {}
+        self.servers: dict = {}  # lesson id -> its serving.Server, one for the whole run
         self._modules: set[str] = set()
         cores = len(os.sched_getaffinity(0))
         self.threads = max(1, cores // self.jobs)
@@ -168,6 +169,7 @@ class WarmGrader:
             self._import_runtime()
         for lesson in lessons:
             self._resolve_model(lesson)
+            self._start_server(lesson)
         for lesson in lessons:
             self.log(f"warming up: grading the reference solution of {lesson.id}")
             solution = lesson.solution_path
@@ -197,6 +199,30 @@ class WarmGrader:
                 self.log(chosen.notice)
             self.models[spec.name] = chosen.model
             self._child_env[spec.env] = chosen.model
+
+    def _start_server(self, lesson: Lesson) -> None:
+        """One `vllm serve` per lesson that needs one, for every submission
+        (a process of its own: this process still never makes an engine)."""
+        if lesson.serve is None or lesson.id in self.servers:
+            return
+        from vllm_course import serving
+
+        self.log(f"starting `vllm serve` for {lesson.id}'s checks (once for the run)")
+        try:
+            self.servers[lesson.id] = serving.start_for(lesson, self.models[lesson.model])
+        except serving.ServerError as e:
+            raise WarmUpError(f"the server {lesson.id}'s checks need did not start: {e}") from None
+
+    def close(self) -> None:
+        """Stop the servers this grader started."""
+        while self.servers:
+            self.servers.popitem()[1].stop()
+
+    def __enter__(self) -> "WarmGrader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _import_runtime(self) -> None:
         from vllm_course.vllm_version import check
@@ -313,7 +339,7 @@ class WarmGrader:
                    "notebook": task.submission.notebook,
                    "report_modules": task.report_modules, "sandbox": isolated,
                    "uid": uid, "tmp_bytes": self.limits.tmp_bytes, "threads": self.threads,
-                   "env": self._child_env}
+                   "env": self._child_env, "server": self._server_of(lesson)}
         if threading.active_count() > 1:  # a fork would copy their locks, held
             raise RuntimeError("the warm grader's process has started threads "
                                f"({[t.name for t in threading.enumerate()]}); it must fork alone")
@@ -333,6 +359,10 @@ class WarmGrader:
             self._selector.register(fd, selectors.EVENT_READ)
             self._by_fd[fd] = c
         return c
+
+    def _server_of(self, lesson: Lesson) -> dict | None:
+        server = self.servers.get(lesson.id)
+        return None if server is None else {"url": server.url, "port": server.port}
 
     def _read(self, fd: int, c: _Child) -> None:
         try:
@@ -482,6 +512,10 @@ class WarmGrader:
             except ChildProcessError:
                 c.status = 0
         status = c.status
+        try:  # its group: the relay to the server (port_relay.py) goes too
+            os.killpg(c.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self._sweep(c)
         if c.workdir:  # empty here when it was the child's own mount
             shutil.rmtree(c.workdir, ignore_errors=True)
