@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 LESSON_PROMPTS = [
@@ -72,7 +75,9 @@ def graded_class(tmp_path_factory):
     """`course grade` run once per lesson over a class of the reference, the
     stubs and every planted mistake (lesson 1 adds the hostile submissions of
     hostile.py): (results by student, output, exit status, folder)."""
-    from grading_helpers import course_grade, write_class
+    from grading_helpers import adopt_orphans, course_grade, processes_since, write_class
+
+    adopt_orphans()
 
     runs = {}
 
@@ -86,8 +91,11 @@ def graded_class(tmp_path_factory):
                 hostile.write(root / "in", protected=root / "out" / "zz-reference" / "results.json")
                 hostile.DECOY.mkdir(exist_ok=True)
                 hostile.write_notebooks(root / "in" / "submitted")
+            started = time.time()
             runs[lesson.id] = (*course_grade(lesson, root / "in", root / "out",
                                              *CLASS_GRADE_OPTIONS), root)
+            (root / "processes.json").write_text(json.dumps(
+                {"leftovers": processes_since(started)}))
         return runs[lesson.id]
 
     return run

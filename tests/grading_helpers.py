@@ -58,3 +58,32 @@ def course_grade(lesson: Lesson, folder: Path, out: Path, *extra: str) -> tuple[
     )
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
     return results, done.stdout + done.stderr, done.returncode
+
+
+def adopt_orphans() -> None:
+    """Make this process the child subreaper of what it starts: a process
+    orphaned by a run the tests start (a server its grader failed to stop)
+    is then still this process's descendant, where processes_since finds it."""
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def processes_since(started: float, grace: float = 20.0) -> list[str]:
+    """Command lines of this process's descendants created since `started`
+    (a time.time(); adopt_orphans() first) still alive after waiting up to
+    `grace` seconds for them to go."""
+    import psutil
+
+    new = [p for p in psutil.Process().children(recursive=True)
+           if p.create_time() >= started - 0.5]
+    _, alive = psutil.wait_procs(new, timeout=grace)
+    found = []
+    for p in alive:
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                found.append(" ".join(p.cmdline())[:200] or p.name())
+        except psutil.NoSuchProcess:
+            pass
+    return found

@@ -9,6 +9,8 @@ those scores equal plain `pytest exercises/lessonNN` runs is tested in
 test_warm_grader.py.
 """
 
+import json
+
 import pytest
 
 from vllm_course import planted
@@ -50,9 +52,20 @@ def test_solutions_score_full_points(lesson, graded_class):
     assert scores(reference) == full(lesson), out[-4000:]
     assert reference["score"] == lesson.max_points
     # One engine per model serves every check (the student's own, when its
-    # engine factory works): lesson 8 loads its classifier and its scorer.
+    # engine factory works): lesson 8 loads its classifier and its scorer; a
+    # lesson served by `vllm serve` loads none in the graded process.
     printed = (root / "out" / "zz-reference" / "output.txt").read_text()
-    assert printed.count("Starting to load model") == 1 + len(lesson.also), printed[-4000:]
+    engines = 0 if lesson.serve is not None else 1 + len(lesson.also)
+    assert printed.count("Starting to load model") == engines, printed[-4000:]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
+def test_no_process_outlives_a_class_run(lesson, graded_class):
+    """Nothing `course grade` started (graded children, relays, a lesson's
+    server and its engine process) is alive once it has returned."""
+    *_, root = graded_class(lesson)
+    started = json.loads((root / "processes.json").read_text())
+    assert started["leftovers"] == [], started
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=by_id)

@@ -6,6 +6,17 @@ offline stand-in; ```sh blocks run from the repository root with the venv
 first on PATH and the stand-ins chosen by their variables, except a block right after
 `<!-- no-run: needs network -->`, of which only the command's --help is run
 (so a misspelt command still fails). ```text blocks are sample output.
+
+A lesson with `serve` in course.yaml (lesson 9) talks to a server: for its page
+the test starts one `vllm serve` of the lesson's stand-in, as its graders do
+(serving.start_for: served as "facebook/opt-125m", with the lesson's flags),
+once for its python and sh blocks, and stops it after them. Its blocks say
+`localhost:8000`, which becomes the server's address, and keep the model's
+course name (the server answers to it); its sh blocks also get OPENAI_BASE_URL,
+the server's API, which the lesson's client.py takes as its default. A block right after
+`<!-- the test starts this server -->` starts a server itself (`vllm serve ...`,
+`python .../serve.py`) and would never end: like a no-run block, only its
+command's --help is run.
 """
 
 import os
@@ -19,10 +30,15 @@ import pytest
 
 from vllm_course.manifest import REPO_ROOT, course
 
-FENCE = re.compile(r"(<!-- no-run: needs network -->\s*\n)?```(\w*)\n(.*?)```", re.S)
+# A marked block is checked with --help only: it needs the network, or it
+# starts a server (which the test starts for the page instead).
+NO_RUN = r"<!-- (?:no-run: needs network|the test starts this server) -->"
+FENCE = re.compile(rf"({NO_RUN}\s*\n)?```(\w*)\n(.*?)```", re.S)
 # Each lesson's README by its id, then every concepts page by its name.
 PAGES = {l.id: l.readme for l in course().lessons}
 PAGES.update({f"concepts-{p.stem}": p for p in sorted((REPO_ROOT / "lessons" / "concepts").glob("*.md"))})
+# The address a server page's blocks say; the test's server takes its place.
+LESSON_SERVER = "localhost:8000"
 
 
 def blocks(page):
@@ -34,6 +50,30 @@ def env_with_venv():
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
+
+
+def served_lesson(page):
+    """The lesson whose page needs a server (course.yaml `serve`), else None."""
+    lesson = next((l for l in course().lessons if l.id == page), None)
+    return lesson if lesson is not None and lesson.serve is not None else None
+
+
+@pytest.fixture(scope="module")
+def server_address(page, stand_ins):
+    """host:port of a server of the page's lesson, started once for the page's
+    tests (the page parameter is module-scoped, so they run one after the
+    other) and stopped after them; None for a page that needs no server."""
+    lesson = served_lesson(page)
+    if lesson is None:
+        yield None
+        return
+    from vllm_course import serving
+
+    server = serving.start_for(lesson, stand_ins[lesson.model][1])
+    try:
+        yield server.url.removeprefix("http://")
+    finally:
+        server.stop()
 
 
 def test_every_lesson_has_a_readme():
@@ -48,11 +88,14 @@ def test_fences_are_known_languages(page):
     assert "python" in langs
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_python_blocks_run(page, stand_ins, tmp_path):
+@pytest.mark.parametrize("page", PAGES, scope="module")
+def test_python_blocks_run(page, stand_ins, server_address, tmp_path):
     code = "\n\n".join(body for lang, body, _ in blocks(page) if lang == "python")
-    for name, (_, path) in stand_ins.items():
-        code = code.replace(f'"{name}"', repr(path))
+    if server_address:  # requests name the model as the server serves it
+        code = code.replace(LESSON_SERVER, server_address)
+    else:
+        for name, (_, path) in stand_ins.items():
+            code = code.replace(f'"{name}"', repr(path))
     script = tmp_path / "lesson_blocks.py"
     script.write_text(code)
     done = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True,
@@ -60,17 +103,19 @@ def test_python_blocks_run(page, stand_ins, tmp_path):
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_sh_blocks_run(page, stand_ins):
+@pytest.mark.parametrize("page", PAGES, scope="module")
+def test_sh_blocks_run(page, stand_ins, server_address):
     env = dict(env_with_venv(), **dict(stand_ins.values()))
+    if server_address:
+        env["OPENAI_BASE_URL"] = f"http://{server_address}/v1"
     for lang, body, no_run in blocks(page):
         if lang != "sh":
             continue
         for line in body.strip().splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            command = line
-            if no_run:  # needs the network: check the command exists and parses
+            command = line.replace(LESSON_SERVER, server_address) if server_address else line
+            if no_run:  # needs the network or starts a server: check the command exists and parses
                 command = " ".join(shlex.split(line)[:2]) + " --help"
             done = subprocess.run(command, shell=True, cwd=REPO_ROOT, capture_output=True,
                                   text=True, timeout=900, env=env)

@@ -1,7 +1,8 @@
 """`vllm serve` on this machine (vllm_course/serving.py): the offline model
 served on the kit's CPU platform (the engine in its own process) answers as
 the offline engine does, and no server process outlives its block, however
-the block ends: normally, by an exception, by Ctrl-C, or by a failed start."""
+the block ends: normally, by an exception, by Ctrl-C, or by a failed start;
+nor a lesson's grading run, even one killed outright."""
 
 import os
 import signal
@@ -14,6 +15,10 @@ import pytest
 from openai import OpenAI
 from vllm import SamplingParams
 
+from grading_helpers import adopt_orphans, processes_since
+from vllm_course.grading.limits import DEFAULT as LIMITS
+from vllm_course.manifest import REPO_ROOT
+from vllm_course.server_watchdog import STOP_SECONDS
 from vllm_course.serving import HOST, ServerError, serve
 
 PROMPTS = ["The capital of France is", "Hello, my name is"]
@@ -79,3 +84,43 @@ def test_ctrl_c_while_starting_stops_the_server(offline_model_path, tmp_path):
     os.kill(runner.pid, signal.SIGINT)
     assert runner.wait(60) != 0  # KeyboardInterrupt
     assert gone(servers) == []
+
+
+def lesson_9_pytest(*extra: str) -> subprocess.Popen:
+    """`pytest exercises/lesson09` on the solutions, as a student runs it."""
+    return subprocess.Popen([sys.executable, "-m", "pytest", "exercises/lesson09", "--target",
+                             "solutions", "-q", "-p", "no:cacheprovider", *extra],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def test_a_pytest_run_of_lesson_9_stops_its_server():
+    adopt_orphans()
+    started = time.time()
+    run = lesson_9_pytest("-k", "served_models")
+    out, _ = run.communicate(timeout=600)
+    assert run.returncode == 0 and "1 passed" in out, out[-3000:]
+    assert processes_since(started) == []
+
+
+def test_a_killed_grader_takes_its_server_along():
+    """SIGKILL gives pytest no chance to stop anything: the server's watchdog
+    sees its lifeline close and stops the server's whole session. Killed
+    while the engine starts (the worst moment: vLLM loses a SIGTERM then),
+    that takes the watchdog's SIGTERM wait and its SIGKILL."""
+    adopt_orphans()
+    started = time.time()
+    run = lesson_9_pytest("-k", "served_models", "--time-limit", "0")
+    deadline = time.monotonic() + LIMITS.server_start_seconds
+    servers = []
+    while not servers and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(1)
+        servers = [p for p in psutil.Process(run.pid).children(recursive=True)
+                   if "serve" in " ".join(p.cmdline())]
+    assert servers, "pytest started no server"
+    while not any("EngineCore" in p.name() for p in family(servers[0].pid)[1:]):
+        assert time.monotonic() < deadline and run.poll() is None, "the engine never started"
+        time.sleep(1)
+    run.kill()
+    run.communicate(timeout=60)
+    assert processes_since(started, grace=STOP_SECONDS + 20) == []
