@@ -8,7 +8,7 @@ setup:  ## create .venv and install vLLM, the kit and the offline model
 
 test:  ## the kit's own test suite (real vLLM on this machine)
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
-	@$(PY) -m pytest tests
+	@$(PY) -m pytest tests --durations=25
 
 bench:  ## side-by-side throughput and start-up figures
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }

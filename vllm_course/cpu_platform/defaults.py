@@ -81,7 +81,8 @@ def apply_defaults(vllm_config) -> list[str]:
         # In-process engine: no spawn (so no __main__ guard needed), faster
         # start, deterministic scheduling.
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        changes.append("engine in this process (VLLM_ENABLE_V1_MULTIPROCESSING=1 for its own)")
+        # `vllm serve` runs its engine in a process of its own whatever this says.
+        changes.append("LLM's engine in this process (VLLM_ENABLE_V1_MULTIPROCESSING=1 for its own)")
 
     if changes:
         line = "vllm_course CPU platform defaults: " + "; ".join(changes) + "."
