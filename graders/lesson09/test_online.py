@@ -68,12 +68,18 @@ def expect_text(got, want: str, what: str) -> None:
     expect(got == want, f"{what}: expected {want!r}, got {short_repr(got)}")
 
 
-def expect_streamed(requests: Requests) -> None:
+def expect_streamed(requests: Requests, max_tokens: int) -> None:
+    """The student's code streamed one greedy completion of `max_tokens`."""
     bodies = requests.bodies("/completions")
     expect(bodies, "no request reached /v1/completions through the client it was given")
     expect(all(body.get("stream") is True for body in bodies),
            "the completion was not streamed: pass stream=True to create(...), then read the "
            "chunks as they arrive")
+    body = bodies[-1]
+    expect(body.get("temperature") == 0,
+           f"expected a greedy request (temperature=0), sent temperature={body.get('temperature')!r}")
+    expect(body.get("max_tokens") == max_tokens,
+           f"expected max_tokens={max_tokens} in the request, sent {body.get('max_tokens')!r}")
 
 
 @pytest.mark.exercise("make_client")
@@ -109,16 +115,19 @@ def test_complete(student, kit):
 
 @pytest.mark.exercise("chat")
 def test_chat(student, kit):
-    requests = Requests()
-    got = student.chat(kit.client(requests), kit.served_model, [dict(m) for m in MESSAGES], 20)
-    sent = requests.bodies("/chat/completions")
-    expect(sent, "no request reached /v1/chat/completions: use client.chat.completions.create")
-    response = kit.client().chat.completions.create(model=kit.served_model, messages=MESSAGES,
-                                                    max_tokens=20, temperature=0)
-    expect(sent[-1].get("messages") == MESSAGES,
-           f"expected the whole conversation to be sent, {MESSAGES}, got "
-           f"{short_repr(sent[-1].get('messages'))}")
-    expect_text(got, response.choices[0].message.content, "the greedy reply")
+    for max_tokens in (20, 6):  # 6 cuts the reply short
+        requests = Requests()
+        got = student.chat(kit.client(requests), kit.served_model, [dict(m) for m in MESSAGES],
+                           max_tokens)
+        sent = requests.bodies("/chat/completions")
+        expect(sent, "no request reached /v1/chat/completions: use client.chat.completions.create")
+        expect(sent[-1].get("messages") == MESSAGES,
+               f"expected the whole conversation to be sent, {MESSAGES}, got "
+               f"{short_repr(sent[-1].get('messages'))}")
+        response = kit.client().chat.completions.create(
+            model=kit.served_model, messages=MESSAGES, max_tokens=max_tokens, temperature=0)
+        expect_text(got, response.choices[0].message.content,
+                    f"the greedy reply in at most {max_tokens} tokens")
 
 
 def check_sample(student, kit, prompt: str, temperature: float, top_k: int, seed: int) -> None:
@@ -138,14 +147,14 @@ def check_sample(student, kit, prompt: str, temperature: float, top_k: int, seed
 @pytest.mark.exercise("sample")
 def test_sample(student, kit):
     check_sample(student, kit, PROMPT, temperature=1.5, top_k=1, seed=7)
-    check_sample(student, kit, LONG, temperature=1.0, top_k=5, seed=11)
+    check_sample(student, kit, LONG, temperature=0.7, top_k=5, seed=11)
 
 
 @pytest.mark.exercise("stream_text")
 def test_stream_text(student, kit):
     requests = Requests()
     got = student.stream_text(kit.client(requests), kit.served_model, LONG, 32)
-    expect_streamed(requests)
+    expect_streamed(requests, 32)
     expect_text(got, kit_text(kit, LONG, 32), "the joined chunks (the same text as without "
                                                "streaming)")
 
@@ -183,7 +192,7 @@ def test_time_to_first_token(student, kit):
         expect(isinstance(got, tuple) and len(got) == 2
                and all(isinstance(t, (int, float)) for t in got),
                f"expected (seconds to the first token, seconds in all), got {describe_type(got)}")
-        expect_streamed(requests)
+        expect_streamed(requests, 64)
         problem = timing_problem(*got, elapsed)
         if problem is None:
             return
