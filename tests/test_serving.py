@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import psutil
 import pytest
@@ -35,9 +37,12 @@ def gone(processes: list[psutil.Process], seconds: float = 10.0) -> list[psutil.
     return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
-def test_a_served_model_answers_as_the_offline_engine(offline_llm, offline_model_path):
+def test_a_served_model_answers_as_the_offline_engine(offline_llm, offline_model_path,
+                                                       monkeypatch):
     greedy = offline_llm.generate(PROMPTS, SamplingParams(temperature=0, max_tokens=12),
                                   use_tqdm=False)
+    # Set here, and still never the server's: its dev routes change it for everyone.
+    monkeypatch.setenv("VLLM_SERVER_DEV_MODE", "1")
     with pytest.raises(RuntimeError, match="a student's crash"):
         with serve(offline_model_path, "--dtype", "float32") as server:
             processes = family(server.process.pid)
@@ -52,6 +57,11 @@ def test_a_served_model_answers_as_the_offline_engine(offline_llm, offline_model
                 chunks = client.completions.create(model=offline_model_path, prompt=prompt,
                                                    max_tokens=12, temperature=0, stream=True)
                 assert "".join(c.choices[0].text for c in chunks) == offline.outputs[0].text
+            for route in ("/sleep", "/reset_prefix_cache"):
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(urllib.request.Request(server.url + route,
+                                                                  method="POST"), timeout=10)
+                assert refused.value.code == 404, route
             raise RuntimeError("a student's crash")
     assert gone(processes) == []
     assert server.process.returncode is not None

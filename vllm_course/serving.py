@@ -35,6 +35,10 @@ from vllm_course.grading.limits import DEFAULT as LIMITS
 HOST = "127.0.0.1"  # never 0.0.0.0: the server is for this machine only
 LOG_LINES = 25  # of the server's log, shown when it fails
 STOP_SECONDS = 20.0  # after SIGTERM, before SIGKILL
+# Never passed to a server: they open routes that change it for every client
+# (dev mode: /sleep, /collective_rpc, cache resets; runtime LoRA loading), and
+# during class grading every submission shares one server.
+SHARED_SERVER_UNSAFE_ENV = ("VLLM_SERVER_DEV_MODE", "VLLM_ALLOW_RUNTIME_LORA_UPDATING")
 
 
 class ServerError(RuntimeError):
@@ -119,7 +123,8 @@ def start(model: str, *args: str, timeout: float | None = None, log_dir: str | N
         process = subprocess.Popen(
             [sys.executable, "-m", "vllm_course.server_watchdog", str(lifeline), "--", *command],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=REPO_ROOT, pass_fds=(lifeline,))
+            start_new_session=True, cwd=REPO_ROOT, pass_fds=(lifeline,),
+            env={k: v for k, v in os.environ.items() if k not in SHARED_SERVER_UNSAFE_ENV})
     os.close(lifeline)
     os.set_inheritable(keep, False)
     server = Server(model, port, process, log_path, keep)
