@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 
-STOP_SECONDS = 20.0  # after SIGTERM, before SIGKILL
+STOP_SECONDS = 20.0  # after SIGTERM, before SIGKILL (serving.py's stop waits as long)
 
 
 def _stop_session(server: subprocess.Popen) -> None:
@@ -41,8 +41,8 @@ def main(argv: list[str]) -> int:
     lifeline = int(argv[0])
     command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the server decides; we follow it
-    server = subprocess.Popen(command, pass_fds=(), restore_signals=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    server = subprocess.Popen(
+        command, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     selector = selectors.DefaultSelector()
     selector.register(lifeline, selectors.EVENT_READ)
     exited = os.pidfd_open(server.pid)

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vllm_course.grading.limits import DEFAULT as LIMITS
+from vllm_course.server_watchdog import STOP_SECONDS  # after SIGTERM, before SIGKILL
 
 HOST = "127.0.0.1"  # never 0.0.0.0: the server is for this machine only
 LOG_LINES = 25  # of the server's log, shown when it fails
-STOP_SECONDS = 20.0  # after SIGTERM, before SIGKILL
 # Never passed to a server: they open routes that change it for every client
 # (dev mode: /sleep, /collective_rpc, cache resets; runtime LoRA loading), and
 # during class grading every submission shares one server.

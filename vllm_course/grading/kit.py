@@ -51,7 +51,7 @@ class Kit:
         self._attempt: StudentEngine | None = None
         self._greedy: dict[tuple, list[list[int]]] = {}
         self._server = None  # the server this kit started, if it started one
-        self._server_url: str | None = None
+        self._server_url: str | None = None  # read once: later changes redirect nothing
 
     @property
     def engine_factory(self) -> str:
