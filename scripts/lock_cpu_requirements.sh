@@ -34,7 +34,7 @@ for line in requires("vllm"):
         print(req)
 PYEOF
 echo "lock: installing $(wc -l <"$TMP/runtime.txt") runtime requirements and the kit's tools"
-$PIP -r "$TMP/runtime.txt" pytest pytest-timeout nbgrader pyyaml
+$PIP -r "$TMP/runtime.txt" pytest pytest-timeout nbgrader pyyaml ray
 "$TMP/venv/bin/python" -m pip uninstall -q -y triton 2>/dev/null || true
 {
   sed -n '1,/^# Regenerate/p' requirements/cpu.txt

@@ -56,7 +56,9 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$RECIPE" ]; then
   PIP=("$PY" -m pip install --disable-pip-version-check)
   if [ "$KIND" = gpu ]; then
     step "installing vLLM $VLLM_VERSION with CUDA (an NVIDIA GPU was found); this takes a few minutes"
-    run "install vLLM (GPU)" "${PIP[@]}" "vllm==$VLLM_VERSION" "torch==$TORCH_VERSION"
+    # Ray as the CPU lock pins it: every node of a grading cluster runs the same one.
+    RAY_PIN=$(grep '^ray==' requirements/cpu.txt) || fail "read the Ray pin" "no ray== line in requirements/cpu.txt"
+    run "install vLLM (GPU)" "${PIP[@]}" "vllm==$VLLM_VERSION" "torch==$TORCH_VERSION" "$RAY_PIN"
     step "installing the kit"
     run "install the kit" "${PIP[@]}" -e .
   else
