@@ -21,6 +21,7 @@ from pathlib import Path
 from vllm_course.grading.limits import DEFAULT, GIB, Limits, default_jobs
 from vllm_course.grading.warm import Graded, Submission, WarmGrader, WarmUpError
 from vllm_course.manifest import Lesson
+from vllm_course.ray_grading import RayGrader, RayGradingError
 from vllm_course.submissions import SubmissionsError, digest, find
 
 RESULTS, OUTPUT, GRADES = "results.json", "output.txt", "grades.csv"
@@ -126,7 +127,9 @@ def summary(lesson: Lesson, rows: dict[str, dict], graded: int, skipped: int) ->
 
 def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None,
                 force: bool = False, limits: Limits = DEFAULT, sandbox: bool = True,
-                log=None) -> int:
+                log=None, ray: str | None = None, slot: dict | None = None) -> int:
+    """Grade every submission in `folder`; `ray` (an address, or "local")
+    grades on Ray slots shaped by `slot` (cpus_per_slot, gpus_per_slot)."""
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     try:
         found = find(folder, lesson)
@@ -146,16 +149,16 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
             todo.append(replace(sub, source=_graded_bytes(sub)))
     if rows:
         log(f"{len(rows)} already graded (results.json up to date): skipped; --force regrades them")
+    ungraded = []
     if todo:
-        jobs = jobs or default_jobs(limits)
-        grader = WarmGrader(limits, jobs=jobs, sandbox=sandbox, log=log)
-        log(f"grading {len(todo)} submissions of {lesson.id}, {grader.jobs} at a time")
+        grader = _grader(ray, jobs, limits, sandbox, slot, log)
         try:
             grader.prepare([lesson])
-        except WarmUpError as e:
+        except (WarmUpError, RayGradingError) as e:
             grader.close()
             log(f"course grade: {e}")
             return 1
+        log(f"grading {len(todo)} submissions of {lesson.id}, {grader.jobs} at a time")
         progress = Progress(len(todo))
 
         def done(graded: Graded) -> None:
@@ -166,16 +169,32 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
 
         try:
             grader.grade_all(todo, on_done=done)
+        except RayGradingError as e:
+            log(f"course grade: {e}")
         finally:
             progress.close()
             grader.close()
+        ungraded = [s.student for s in todo if s.student not in rows]
+        for line in getattr(grader, "summary", list)():
+            log(line)
     path = write_grades(out, lesson, rows)
     for line in summary(lesson, rows, len(todo), len(rows) - len(todo)):
         log(line)
     log(f"wrote {path} and {len(rows)} results.json files under {out}")
     for problem in found.problems:
         log(f"check: {problem}")
-    return 1 if found.problems else 0
+    if ungraded:
+        log(f"not graded: {', '.join(ungraded)} (no results.json, not in {GRADES}); "
+            "run the same command again to grade them")
+    return 1 if found.problems or ungraded else 0
+
+
+def _grader(ray: str | None, jobs: int | None, limits: Limits, sandbox: bool,
+            slot: dict | None, log):
+    """The local warm grader, or Ray slots when an address (or "local") is given."""
+    if ray is None:
+        return WarmGrader(limits, jobs=jobs or default_jobs(limits), sandbox=sandbox, log=log)
+    return RayGrader(ray, limits, jobs, sandbox, log=log, **(slot or {}))
 
 
 def limits_from(args) -> Limits:

@@ -119,9 +119,25 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     from vllm_course.class_grading import grade_class, limits_from
 
+    from vllm_course.ray_grading import shape_for
+
     lesson = _lesson_or_exit(args.lesson, "course grade")
+    limits = limits_from(args)
+    slot = None
+    if args.ray is not None:
+        try:  # checked before anything starts
+            shape_for(limits, args.cpus_per_slot, args.gpus_per_slot)
+        except ValueError as e:
+            print(f"course grade: {e}", file=sys.stderr)
+            return 2
+        slot = {"cpus_per_slot": args.cpus_per_slot, "gpus_per_slot": args.gpus_per_slot}
+    elif args.cpus_per_slot != 1.0 or args.gpus_per_slot:
+        print("course grade: --cpus-per-slot and --gpus-per-slot size Ray slots: add --ray",
+              file=sys.stderr)
+        return 2
     return grade_class(lesson, Path(args.folder), Path(args.out), jobs=args.jobs,
-                       force=args.force, limits=limits_from(args), sandbox=not args.no_sandbox)
+                       force=args.force, limits=limits, sandbox=not args.no_sandbox,
+                       ray=args.ray, slot=slot)
 
 
 def _study(name: str):
@@ -213,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run submissions without namespaces or a uid of their own "
                             "(limits on time, memory and output still hold)")
+    grade.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                       help="grade on a Ray cluster: `auto`, `ray://HOST:10001` or HOST:PORT "
+                            "(no address: a local Ray instance); -j is then the number of slots")
+    grade.add_argument("--cpus-per-slot", type=float, default=1.0, metavar="N",
+                       help="CPUs each Ray grading slot asks for (default 1)")
+    grade.add_argument("--gpus-per-slot", type=float, default=0.0, metavar="FRACTION",
+                       help="fraction of a GPU each Ray grading slot asks for (GPU clusters; "
+                            "see lessons/INSTRUCTORS.md)")
     grade.set_defaults(func=_cmd_grade)
 
     check = sub.add_parser("check", help="check that every lesson has all its parts (maintainers)")
