@@ -2,7 +2,9 @@
 
 - Class grading: the same 30 lesson-1 notebooks (references, stubs, each
   planted mistake, syntax errors, hangs) in nbgrader's layout, graded by
-  `nbgrader autograde` and by `course grade -j 2`.
+  `nbgrader autograde`, by `course grade -j 2`, and by `course grade --ray -j 2`
+  (two Ray slots on a local Ray instance: Ray's start and one warm-up per slot
+  are its overhead on one machine).
 - One regrade: `pytest exercises/lesson01` started cold, against a regrade of
   the same file on a warm grader (what `course watch` does on every save).
 Hangs are stopped after HANG_SECONDS on both sides (VLLM_COURSE_CHECK_SECONDS).
@@ -101,8 +103,13 @@ def class_grading_ratio(offline: str) -> None:
         cg_seconds = _run([BIN / "course", "grade", lesson.id, str(root), "--out", str(out),
                            "-j", "2"], root, env)
         print(f"  course grade -j 2:  {cg_seconds:.1f} s", flush=True)
+        ray_seconds = _run([BIN / "course", "grade", lesson.id, str(root), "--out",
+                            str(Path(tmp) / "ray-grades"), "-j", "2", "--ray"], root, env)
+        print(f"  course grade --ray -j 2 (local Ray instance): {ray_seconds:.1f} s", flush=True)
     print(f"class grading, course grade -j 2 vs nbgrader autograde ({len(students)} submissions): "
           f"ratio: {nb_seconds / cg_seconds:.2f}x (goal: >= 5x)", flush=True)
+    print(f"class grading, course grade --ray -j 2 vs -j 2 on this machine ({len(students)} "
+          f"submissions): Ray takes {ray_seconds / cg_seconds:.2f}x the local time", flush=True)
 
 
 def regrade_ratio(offline: str) -> None:
