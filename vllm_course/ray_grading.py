@@ -168,7 +168,8 @@ class RayGrader:
         env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)
                and k != "VLLM_COURSE_SERVER_URL"}
         actor = ray.remote(GradingSlot).options(**self.shape.options()).remote(
-            self._lessons, limits_to_wire(self.limits), self.sandbox, env)
+            self._lessons, limits_to_wire(self.limits), self.sandbox, env,
+            max(1, math.floor(self.shape.cpus)))  # torch threads: the CPUs it asked for
         self._numbers += 1
         slot = _Slot(actor, actor.ready.remote(), self._numbers)
         self._slots.append(slot)

@@ -24,10 +24,12 @@ class SlotError(RuntimeError):
 
 
 class GradingSlot:
-    def __init__(self, lessons: list[str], limits: dict, sandbox: bool, env: dict) -> None:
+    def __init__(self, lessons: list[str], limits: dict, sandbox: bool, env: dict,
+                 threads: int) -> None:
         self.log = tempfile.NamedTemporaryFile("w+", prefix="vllm-course-slot-", suffix=".log")
         command = [sys.executable, "-m", "vllm_course.grading.service", *lessons,
-                   "--limits", json.dumps(limits)] + ([] if sandbox else ["--no-sandbox"])
+                   "--limits", json.dumps(limits), "--threads", str(threads)]
+        command += [] if sandbox else ["--no-sandbox"]
         self.service = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.log, env=dict(os.environ, **env),
                                         text=True, bufsize=1)

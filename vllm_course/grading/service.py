@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lessons", nargs="+", metavar="LESSON")
     parser.add_argument("--limits", required=True, help="JSON: every field of Limits")
     parser.add_argument("--no-sandbox", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per graded child: the slot's CPUs")
     args = parser.parse_args(argv)
     replies = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         replies.write(json.dumps(data) + "\n")
 
     lessons = [course().lesson(l) for l in args.lessons]
-    grader = WarmGrader(Limits(**json.loads(args.limits)), jobs=1, sandbox=not args.no_sandbox)
+    grader = WarmGrader(Limits(**json.loads(args.limits)), jobs=1, sandbox=not args.no_sandbox,
+                        threads=args.threads)
     try:
         try:
             grader.prepare(lessons)

@@ -144,7 +144,7 @@ class _Child:
 
 class WarmGrader:
     def __init__(self, limits: Limits = DEFAULT, jobs: int = 1, sandbox: bool = True,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, threads: int | None = None) -> None:
         self.limits = limits
         self.jobs = max(1, min(jobs, MAX_JOBS))
         self.sandbox = sandbox and sys.platform.startswith("linux")
@@ -155,7 +155,9 @@ class WarmGrader:
         self.servers: dict = {}  # lesson id -> its serving.Server, one for the whole run
         self._modules: set[str] = set()
         cores = len(os.sched_getaffinity(0))
-        self.threads = max(1, cores // self.jobs)
+        # Torch threads per child: the machine's cores shared by the jobs, or
+        # what the caller was given (a Ray slot shares its node with others).
+        self.threads = threads or max(1, cores // self.jobs)
         # Slots of different graders on one machine get different uids.
         self._uid_base = None if not self.sandbox or os.geteuid() != 0 else (
             UID_BASE + (os.getpid() % 4096) * MAX_JOBS)
