@@ -67,7 +67,10 @@ def offline_llm(offline_model_path):
 
 # Options of the class-grading runs that the grading tests share: a short
 # check limit for the hang case, a memory limit that the hog case passes.
-CLASS_GRADE_OPTIONS = ("-j", "2", "--time-limit", "30", "--memory-limit", "4")
+# 60 s per check: lesson 2 runs the student's file as a program (vLLM's import,
+# about 3 s more since Ray is installed, and an engine), which took over 30 s
+# with another submission graded beside it on a 2-core machine.
+CLASS_GRADE_OPTIONS = ("-j", "2", "--time-limit", "60", "--memory-limit", "4")
 
 
 @pytest.fixture(scope="session")
