@@ -28,8 +28,8 @@ from vllm_course.grading.warm import Graded, Submission, WarmUpError
 
 LOCAL = "local"  # `--ray` without an address (cli.py's const): a Ray instance of its own
 # What a slot needs besides its submission's memory limit: the warm grader's
-# own process (vLLM and torch imported) and the actor. Measured here: about
-# 1.1 GiB resident for the service after warm-up; rounded up.
+# own process (vLLM and torch imported) and the actor. Measured here: at most
+# 1.6 GiB resident for the warm parent of any lesson's class run; rounded up.
 SLOT_OVERHEAD_BYTES = 2 * GIB
 MAX_ATTEMPTS = 3  # a submission whose slot died this many times is left ungraded, and said so
 WARM_UP_SECONDS = 900.0  # for a new slot to report ready: imports, the reference, a server
