@@ -91,7 +91,6 @@ class _Slot:
 @dataclass
 class _Ledger:
     attempts: dict[str, list[str]] = field(default_factory=dict)  # student -> why each retry
-    counted: set[str] = field(default_factory=set)
     ungraded: dict[str, str] = field(default_factory=dict)
     slots_lost: int = 0
 
@@ -287,9 +286,8 @@ class RayGrader:
                     self._lost(f"{sub.student}: {why}; grading it again elsewhere")
                 continue
             self._idle.append(slot)
-            if sub.student in self.ledger.counted:  # cannot happen: one slot per submission
+            if sub.student in finished:  # cannot happen: one slot per submission
                 continue
-            self.ledger.counted.add(sub.student)
             graded = graded_from_wire(data, sub)
             finished[sub.student] = graded
             if on_done:
