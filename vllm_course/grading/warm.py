@@ -103,7 +103,9 @@ class _Task:
     notes: list[str] = field(default_factory=list)
     output: bytearray = field(default_factory=bytearray)
     dropped: int = 0
-    started: float = field(default_factory=time.monotonic)
+    # Set when its first child starts: time spent waiting in the queue counts
+    # neither against submission_seconds nor in the seconds reported.
+    started: float | None = None
     children: int = 0
     tampered: list[str] = field(default_factory=list)
 
@@ -354,6 +356,8 @@ class WarmGrader:
             events.main(request, result_w, output_w)
         os.close(result_w)
         os.close(output_w)
+        if task.started is None:
+            task.started = time.monotonic()
         task.children += 1
         c = _Child(pid, slot, uid, task, result_r, output_r, results_before=len(task.results))
         for fd in (result_r, output_r):
