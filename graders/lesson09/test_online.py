@@ -139,6 +139,11 @@ def check_sample(student, kit, prompt: str, temperature: float, top_k: int, seed
     expect(sent[-1].get("top_k") == top_k,
            f"the request carried top_k={sent[-1].get('top_k')!r}, not {top_k}: vLLM's own "
            "parameters go in extra_body={...}")
+    # Checked on the request: unseeded sampling from a confident model often
+    # gives the seeded text anyway, so the text alone would pass by luck.
+    expect(sent[-1].get("seed") == seed,
+           f"the request carried seed={sent[-1].get('seed')!r}, not {seed}: without it the "
+           "same call gives different text")
     want = kit_text(kit, prompt, 24, temperature=temperature, seed=seed,
                     extra_body={"top_k": top_k})
     expect_text(got, want, f"with temperature={temperature}, top_k={top_k}, seed={seed}")
