@@ -28,6 +28,14 @@ def course_platform_active() -> bool:
     return decide(env, _vllm_accelerator, _vllm_version()).active
 
 
+def selected(request, test: str, param: str) -> list:
+    """The values of `param` of the collected (selected) items of the test
+    function named `test`: what a fixture that runs work for them ahead, in
+    the background, needs to run and no more (with -k, only those chosen)."""
+    return [item.callspec.params[param] for item in request.session.items
+            if getattr(item, "originalname", None) == test and hasattr(item, "callspec")]
+
+
 @pytest.fixture(scope="session")
 def offline_model_path() -> str:
     from vllm_course import offline_model
@@ -76,8 +84,9 @@ CLASS_GRADE_OPTIONS = ("-j", "2", "--time-limit", "60", "--memory-limit", "4")
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
     """`course grade` run once per lesson over a class of the reference, the
-    stubs and every planted mistake (lesson 1 adds the hostile submissions of
-    hostile.py): (results by student, output, exit status, folder)."""
+    stubs, every planted mistake and two notebooks (grading_helpers.write_class;
+    lesson 1 adds the hostile submissions of hostile.py): (results by student,
+    output, exit status, folder)."""
     from grading_helpers import adopt_orphans, course_grade, processes_since, write_class
 
     adopt_orphans()
@@ -93,12 +102,12 @@ def graded_class(tmp_path_factory):
 
                 hostile.write(root / "in", protected=root / "out" / "zz-reference" / "results.json")
                 hostile.DECOY.mkdir(exist_ok=True)
-                hostile.write_notebooks(root / "in" / "submitted")
             started = time.time()
             runs[lesson.id] = (*course_grade(lesson, root / "in", root / "out",
                                              *CLASS_GRADE_OPTIONS), root)
-            (root / "processes.json").write_text(json.dumps(
-                {"leftovers": processes_since(started)}))
+            seconds = time.time() - started
+            (root / "run.json").write_text(json.dumps(
+                {"seconds": seconds, "leftovers": processes_since(started)}))
         return runs[lesson.id]
 
     return run

@@ -36,9 +36,20 @@ def with_body(lesson: Lesson, function: str, body: str) -> str:
     return replace_solution(solution_path(lesson).read_text(), function, body)
 
 
+def notebook_mistake(lesson: Lesson) -> planted.Mistake:
+    """The planted mistake that nb-wrong makes (and nbgrader's carol)."""
+    return planted.mistakes(lesson)[0]
+
+
 def write_class(lesson: Lesson, folder: Path) -> None:
     """A class of plain-file submissions: the reference solution (graded last:
-    its id sorts last), the untouched stubs, and each planted mistake."""
+    its id sorts last), the untouched stubs, and each planted mistake; and, in
+    nbgrader's layout (submitted/<student>/<lesson>/<lesson>.ipynb), nb-right
+    with the lesson's notebook as built and nb-wrong with notebook_mistake in
+    its solution cell."""
+    import json
+
+    from vllm_course.nbgrader_build import notebook
     from vllm_course.stubs import exercise_path
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,6 +58,16 @@ def write_class(lesson: Lesson, folder: Path) -> None:
     reference = solution_path(lesson).read_text()
     for mistake in planted.mistakes(lesson):
         (folder / f"{mistake.student}.py").write_text(mistake.apply(reference))
+    wrong = notebook_mistake(lesson)
+    for student, answers in (("nb-right", {}), ("nb-wrong", {wrong.function: wrong})):
+        nb = notebook(lesson)
+        for cell in nb["cells"]:
+            grade_id = cell["metadata"]["nbgrader"]["grade_id"]
+            if grade_id in answers:
+                cell["source"] = answers[grade_id].apply(cell["source"])
+        path = folder / "submitted" / student / lesson.id / f"{lesson.id}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(nb))
 
 
 def course_grade(lesson: Lesson, folder: Path, out: Path, *extra: str) -> tuple[dict, str, int]:

@@ -9,13 +9,11 @@ import tempfile
 from pathlib import Path
 
 from grading_helpers import replace_solution, with_body
-from vllm_course import planted
 from vllm_course.manifest import course
 
 LESSON = course().lesson("lesson01")
 RIGHT_CREATIVE = "return SamplingParams(temperature=1.2, top_p=0.95)"
 ALL = {e.function for e in LESSON.exercises}
-NOTEBOOK_MISTAKE = planted.mistakes(LESSON)[0]  # the mistake nb-wrong makes
 
 # name: (function whose body is replaced, new body, exercises that must score 0,
 #        text the first failing message must contain)
@@ -125,23 +123,3 @@ def write(folder: Path, protected: Path) -> None:
 
 def expectations() -> dict[str, tuple[set[str], str]]:
     return {name: (case[2], case[3]) for name, case in {**CASES, **TOP}.items()}
-
-
-def write_notebooks(submitted: Path) -> None:
-    """nbgrader's layout: nb-right hands in the reference notebook, nb-wrong the
-    same with the first planted mistake in its solution cell."""
-    import json
-
-    from vllm_course.nbgrader_build import notebook
-
-    wrong = {NOTEBOOK_MISTAKE.function: NOTEBOOK_MISTAKE}
-    for student, answers in (("nb-right", {}), ("nb-wrong", wrong)):
-        nb = notebook(LESSON)
-        for cell in nb["cells"]:
-            grade_id = cell["metadata"]["nbgrader"]["grade_id"]
-            if grade_id in answers:
-                cell["source"] = answers[grade_id].apply(cell["source"])
-        path = submitted / student / LESSON.id / f"{LESSON.id}.ipynb"
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(nb))
-

@@ -13,6 +13,9 @@ import json
 
 import pytest
 
+from conftest import CLASS_GRADE_OPTIONS
+from grading_helpers import notebook_mistake
+
 from vllm_course import planted
 from vllm_course.manifest import course
 from vllm_course.stubs import exercise_path, expected_stub
@@ -64,8 +67,22 @@ def test_no_process_outlives_a_class_run(lesson, graded_class):
     """Nothing `course grade` started (graded children, relays, a lesson's
     server and its engine process) is alive once it has returned."""
     *_, root = graded_class(lesson)
-    started = json.loads((root / "processes.json").read_text())
-    assert started["leftovers"] == [], started
+    run = json.loads((root / "run.json").read_text())
+    assert run["leftovers"] == [], run
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
+def test_each_submission_is_timed_from_its_own_start(lesson, graded_class):
+    """The seconds recorded (and held against submission_seconds) run from
+    a submission's first child, not from the start of the class: with the
+    clock started at queueing, a large class's late submissions would be
+    killed for the time they waited. Two at a time (-j 2), the graded
+    seconds add up to at most twice the run's wall time."""
+    results, *_, root = graded_class(lesson)
+    run = json.loads((root / "run.json").read_text())
+    graded = sum(r["extra_data"]["seconds"] for r in results.values())
+    jobs = int(CLASS_GRADE_OPTIONS[CLASS_GRADE_OPTIONS.index("-j") + 1])
+    assert graded <= jobs * run["seconds"], (graded, run["seconds"])
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
@@ -91,3 +108,14 @@ def test_planted_mistake_loses_exactly_its_points(lesson, mistake, graded_class)
     assert failed["output"].startswith(f"{function}: ")
     assert "Hint:" in failed["output"]
     assert f"Reread: {lesson.folder}/README.md#" in failed["output"]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
+def test_notebooks_in_nbgraders_layout_are_graded_like_files(lesson, graded_class):
+    """The lesson's notebook, read from submitted/<student>/<lesson>/: full
+    marks as built; its first planted mistake loses exactly its points (what
+    nbgrader's autograde gives the same answer: test_nbgrader_pipeline.py)."""
+    results, out, _, _ = graded_class(lesson)
+    assert scores(results["nb-right"]) == full(lesson), out[-4000:]
+    mistake = notebook_mistake(lesson)
+    assert scores(results["nb-wrong"]) == dict(full(lesson), **{mistake.function: 0})

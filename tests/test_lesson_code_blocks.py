@@ -17,6 +17,9 @@ the server's API, which the lesson's client.py takes as its default. A block rig
 `<!-- the test starts this server -->` starts a server itself (`vllm serve ...`,
 `python .../serve.py`) and would never end: like a no-run block, only its
 command's --help is run.
+
+Pages that need no server run in the background, two at a time on a CPU
+(background_pages); a page's python blocks still run before its sh lines.
 """
 
 import os
@@ -27,6 +30,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import selected
 
 from vllm_course.manifest import REPO_ROOT, course
 
@@ -88,23 +93,25 @@ def test_fences_are_known_languages(page):
     assert "python" in langs
 
 
-@pytest.mark.parametrize("page", PAGES, scope="module")
-def test_python_blocks_run(page, stand_ins, server_address, tmp_path):
+def run_python_blocks(page, stand_ins, server_address, folder):
+    """Run the page's python blocks as one script; what went wrong, or None."""
     code = "\n\n".join(body for lang, body, _ in blocks(page) if lang == "python")
     if server_address:  # requests name the model as the server serves it
         code = code.replace(LESSON_SERVER, server_address)
     else:
         for name, (_, path) in stand_ins.items():
             code = code.replace(f'"{name}"', repr(path))
-    script = tmp_path / "lesson_blocks.py"
+    script = folder / "lesson_blocks.py"
     script.write_text(code)
     done = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=900, env=env_with_venv())
-    assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    if done.returncode != 0:
+        return f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return None
 
 
-@pytest.mark.parametrize("page", PAGES, scope="module")
-def test_sh_blocks_run(page, stand_ins, server_address):
+def run_sh_blocks(page, stand_ins, server_address):
+    """Run the page's sh lines in order; what went wrong, or None."""
     env = dict(env_with_venv(), **dict(stand_ins.values()))
     if server_address:
         env["OPENAI_BASE_URL"] = f"http://{server_address}/v1"
@@ -119,4 +126,47 @@ def test_sh_blocks_run(page, stand_ins, server_address):
                 command = " ".join(shlex.split(line)[:2]) + " --help"
             done = subprocess.run(command, shell=True, cwd=REPO_ROOT, capture_output=True,
                                   text=True, timeout=900, env=env)
-            assert done.returncode == 0, f"`{command}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            if done.returncode != 0:
+                return f"`{command}` failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def background_pages(request, stand_ins, course_platform_active, tmp_path_factory):
+    """The pages that need no server, run in the background as soon as the
+    first of them is tested: each page's python blocks then its sh lines, two
+    pages at a time on the CPU platform (each block starts vLLM, mostly
+    single-threaded imports: two at once nearly halve this file's time), one
+    at a time on a GPU (each engine there claims most of its memory).
+    page -> Future of (python problem, sh problem)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(page):
+        folder = tmp_path_factory.mktemp(page)
+        return (run_python_blocks(page, stand_ins, None, folder),
+                run_sh_blocks(page, stand_ins, None))
+
+    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
+    chosen = dict.fromkeys(selected(request, "test_python_blocks_run", "page")
+                           + selected(request, "test_sh_blocks_run", "page"))
+    futures = {page: pool.submit(run, page) for page in chosen if served_lesson(page) is None}
+    yield futures
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("page", PAGES, scope="module")
+def test_python_blocks_run(page, stand_ins, server_address, background_pages, tmp_path):
+    if served_lesson(page) is None:
+        problem = background_pages[page].result()[0]
+    else:
+        problem = run_python_blocks(page, stand_ins, server_address, tmp_path)
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("page", PAGES, scope="module")
+def test_sh_blocks_run(page, stand_ins, server_address, background_pages):
+    if served_lesson(page) is None:
+        problem = background_pages[page].result()[1]
+    else:
+        problem = run_sh_blocks(page, stand_ins, server_address)
+    assert problem is None, problem

@@ -3,8 +3,10 @@
 For every lesson in course.yaml: course nbgrader build -> generate_assignment
 -> submissions (one planted mistake, and for the first lesson the reference
 and the untouched release too) -> autograde -> generate_feedback -> export to
-CSV; exact scores, and the wrong exercise's message in its feedback; then
-`course grade` on the same submitted/ folder gives the same scores.
+CSV; exact scores, and the wrong exercise's message in its feedback; the
+warm grader gave the same answer the same score in the lesson's class run
+(conftest.graded_class); and, for the first lesson, `course grade` on the same
+submitted/ folder gives the same scores.
 """
 
 import csv
@@ -17,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from vllm_course import planted
+from conftest import selected
+from grading_helpers import notebook_mistake
+
 from vllm_course.manifest import course
 from vllm_course.nbgrader_build import build, filled_submission
 from vllm_course.stubs import solution_regions
@@ -59,19 +63,21 @@ def longest_solution_line(code):
 
 
 def wrong_exercise(lesson):
-    """The exercise whose planted mistake carol submits: the first one listed."""
-    return planted.mistakes(lesson)[0].function
+    """The exercise whose planted mistake carol submits: nb-wrong's in the class."""
+    return notebook_mistake(lesson).function
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
-def test_pipeline(lesson, tmp_path, stand_ins):
+def validated(lesson):
+    return lesson == LESSONS[0]
+
+
+def pipeline(lesson, root, env):
+    """nbgrader from build to export for one lesson in the course folder
+    `root`; the scores of grades.csv, by student."""
     name, wrong_fn = lesson.id, wrong_exercise(lesson)
-    root = tmp_path / "course"
     done = subprocess.run([str(BIN / "course"), "nbgrader", "build", name, "--out", str(root)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    env = dict(os.environ, **dict(stand_ins.values()),
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     source = root / "source" / name / f"{name}.ipynb"
     # `nbgrader validate` executes the notebook, as autograde does below for alice
     # (the source's solutions: full marks) and bob (the release: 0). So it runs
@@ -79,7 +85,7 @@ def test_pipeline(lesson, tmp_path, stand_ins):
     # are not paid again for every lesson. So do alice and bob: carol, right in
     # all but one exercise, runs every check cell of every lesson, and that
     # solutions score full and stubs 0 in every lesson is test_grading's.
-    validate = lesson == LESSONS[0]
+    validate = validated(lesson)
     if validate:
         nbgrader(root, "validate", str(source), env=env)
 
@@ -100,7 +106,7 @@ def test_pipeline(lesson, tmp_path, stand_ins):
         submit(submitted / "alice" / name / f"{name}.ipynb", release, source)
         (submitted / "bob" / name).mkdir(parents=True)
         shutil.copy(release, submitted / "bob" / name / f"{name}.ipynb")
-    wrong = planted.mistakes(lesson)[0].apply(reference[wrong_fn])
+    wrong = notebook_mistake(lesson).apply(reference[wrong_fn])
     submit(submitted / "carol" / name / f"{name}.ipynb", release, source, {wrong_fn: wrong})
     students = ("alice", "bob", "carol") if validate else ("carol",)
     for student in students:
@@ -123,7 +129,41 @@ def test_pipeline(lesson, tmp_path, stand_ins):
         ok_html = (root / "feedback" / "alice" / name / f"{name}.html").read_text()
         assert "all checks passed" in ok_html and "Hint:" not in ok_html  # no failure
 
-    # `course grade` reads the same submitted/ folder and agrees with nbgrader.
+    return scores
+
+
+@pytest.fixture(scope="module")
+def pipelines(request, stand_ins, course_platform_active, tmp_path_factory):
+    """Every lesson's pipeline, started together in the background: two
+    lessons at a time on the CPU platform (autograde's kernels start vLLM,
+    mostly single-threaded imports), one at a time on a GPU (each engine there
+    claims most of its memory). lesson id -> (course folder, Future of scores)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = dict(os.environ, **dict(stand_ins.values()),
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
+    runs = {}
+    for lesson in selected(request, "test_pipeline", "lesson"):
+        root = tmp_path_factory.mktemp(lesson.id) / "course"
+        runs[lesson.id] = root, env, pool.submit(pipeline, lesson, root, env)
+    yield runs
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)
+def test_pipeline(lesson, pipelines, graded_class, tmp_path):
+    root, env, future = pipelines[lesson.id]
+    scores = future.result()
+    name = lesson.id
+    # The warm grader gives the same answer the same score: in the lesson's
+    # class (conftest.graded_class), nb-wrong is carol's notebook answer.
+    results, *_ = graded_class(lesson)
+    assert results["nb-wrong"]["score"] == scores["carol"], (results["nb-wrong"], scores)
+    if not validated(lesson):
+        return
+    # And `course grade` reads nbgrader's own submitted/ folder and agrees; once:
+    # a warm-up per lesson for it would repeat what the line above checks.
     done = subprocess.run([str(BIN / "course"), "grade", name, str(root), "--out",
                            str(tmp_path / "grades")], capture_output=True, text=True,
                           timeout=1800, env=env)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import hostile
-from conftest import CLASS_GRADE_OPTIONS
+from conftest import CLASS_GRADE_OPTIONS, selected
 from grading_helpers import grade
 from vllm_course.grading.integrity import Snapshot
 
@@ -105,12 +105,6 @@ def test_the_engine_works_after_many_children(lesson01):
     assert results["zz-reference"]["score"] == LESSON.max_points
 
 
-def test_nbgrader_layout_is_graded_like_files(lesson01):
-    results, _, _, _ = lesson01
-    assert results["nb-right"]["score"] == LESSON.max_points
-    assert scores(results["nb-wrong"]) == dict(FULL, **{hostile.NOTEBOOK_MISTAKE.function: 0})
-
-
 def test_grades_csv_has_a_row_per_student(lesson01):
     results, out, status, root = lesson01
     with open(root / "out" / "grades.csv") as f:
@@ -140,10 +134,27 @@ MIXED = ["zz-reference", "stub", "mistake-generate-ignores-params", "syntax-erro
          "hang", "patch-isclose", "lying-equality"]
 
 
+@pytest.fixture(scope="module")
+def plain_runs(request, lesson01, course_platform_active, tmp_path_factory):
+    """`pytest exercises/lesson01` on each of MIXED, started together in the
+    background, two at a time on the CPU platform (one at a time on a GPU,
+    where each engine claims most of its memory). name -> Future of
+    (results.json, output)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    *_, root = lesson01
+    folder = tmp_path_factory.mktemp("plain")
+    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
+    yield {name: pool.submit(grade, LESSON, root / "in" / f"{name}.py", folder,
+                             "--time-limit", "30")
+           for name in selected(request, "test_scores_equal_plain_pytest", "name")}
+    pool.shutdown(cancel_futures=True)
+
+
 @pytest.mark.parametrize("name", MIXED)
-def test_scores_equal_plain_pytest(name, lesson01, tmp_path):
-    results, _, _, root = lesson01
-    alone, out = grade(LESSON, root / "in" / f"{name}.py", tmp_path, "--time-limit", "30")
+def test_scores_equal_plain_pytest(name, lesson01, plain_runs):
+    results, *_ = lesson01
+    alone, out = plain_runs[name].result()
     assert scores(alone) == scores(results[name]), out[-3000:]
     assert [t["status"] for t in alone["tests"]] == [t["status"] for t in results[name]["tests"]]
 
