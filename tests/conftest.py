@@ -37,6 +37,19 @@ def selected(request, test: str, param: str) -> list:
 
 
 @pytest.fixture(scope="session")
+def background(course_platform_active):
+    """One pool for the independent vLLM processes that fixtures start ahead
+    of their tests: two at a time on the CPU platform (their start is mostly
+    single-threaded imports, so two at once nearly halve the wait), one at a
+    time on a GPU (each engine there claims most of its memory)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
+    yield pool
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
 def offline_model_path() -> str:
     from vllm_course import offline_model
 
@@ -78,7 +91,8 @@ def offline_llm(offline_model_path):
 # 60 s per check: lesson 2 runs the student's file as a program (vLLM's import,
 # about 3 s more since Ray is installed, and an engine), which took over 30 s
 # with another submission graded beside it on a 2-core machine.
-CLASS_GRADE_OPTIONS = ("-j", "2", "--time-limit", "60", "--memory-limit", "4")
+CLASS_JOBS = 2
+CLASS_GRADE_OPTIONS = ("-j", str(CLASS_JOBS), "--time-limit", "60", "--memory-limit", "4")
 
 
 @pytest.fixture(scope="session")

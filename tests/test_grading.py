@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from conftest import CLASS_GRADE_OPTIONS
+from conftest import CLASS_JOBS
 from grading_helpers import notebook_mistake
 
 from vllm_course import planted
@@ -81,8 +81,7 @@ def test_each_submission_is_timed_from_its_own_start(lesson, graded_class):
     results, *_, root = graded_class(lesson)
     run = json.loads((root / "run.json").read_text())
     graded = sum(r["extra_data"]["seconds"] for r in results.values())
-    jobs = int(CLASS_GRADE_OPTIONS[CLASS_GRADE_OPTIONS.index("-j") + 1])
-    assert graded <= jobs * run["seconds"], (graded, run["seconds"])
+    assert graded <= CLASS_JOBS * run["seconds"], (graded, run["seconds"])
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=by_id)

@@ -132,26 +132,18 @@ def run_sh_blocks(page, stand_ins, server_address):
 
 
 @pytest.fixture(scope="session")
-def background_pages(request, stand_ins, course_platform_active, tmp_path_factory):
-    """The pages that need no server, run in the background as soon as the
-    first of them is tested: each page's python blocks then its sh lines, two
-    pages at a time on the CPU platform (each block starts vLLM, mostly
-    single-threaded imports: two at once nearly halve this file's time), one
-    at a time on a GPU (each engine there claims most of its memory).
-    page -> Future of (python problem, sh problem)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def background_pages(request, stand_ins, background, tmp_path_factory):
+    """The pages that need no server, run in the background (conftest's
+    pool) as soon as the first of them is tested: each page's python blocks
+    then its sh lines. page -> Future of (python problem, sh problem)."""
     def run(page):
         folder = tmp_path_factory.mktemp(page)
         return (run_python_blocks(page, stand_ins, None, folder),
                 run_sh_blocks(page, stand_ins, None))
 
-    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
     chosen = dict.fromkeys(selected(request, "test_python_blocks_run", "page")
                            + selected(request, "test_sh_blocks_run", "page"))
-    futures = {page: pool.submit(run, page) for page in chosen if served_lesson(page) is None}
-    yield futures
-    pool.shutdown(cancel_futures=True)
+    return {page: background.submit(run, page) for page in chosen if served_lesson(page) is None}
 
 
 @pytest.mark.parametrize("page", PAGES, scope="module")

@@ -133,22 +133,17 @@ def pipeline(lesson, root, env):
 
 
 @pytest.fixture(scope="module")
-def pipelines(request, stand_ins, course_platform_active, tmp_path_factory):
-    """Every lesson's pipeline, started together in the background: two
-    lessons at a time on the CPU platform (autograde's kernels start vLLM,
-    mostly single-threaded imports), one at a time on a GPU (each engine there
-    claims most of its memory). lesson id -> (course folder, Future of scores)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def pipelines(request, stand_ins, background, tmp_path_factory):
+    """Every selected lesson's pipeline, started together in the background
+    (conftest's pool: autograde's kernels start vLLM). lesson id -> (course
+    folder, environment, Future of scores)."""
     env = dict(os.environ, **dict(stand_ins.values()),
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
     runs = {}
     for lesson in selected(request, "test_pipeline", "lesson"):
         root = tmp_path_factory.mktemp(lesson.id) / "course"
-        runs[lesson.id] = root, env, pool.submit(pipeline, lesson, root, env)
-    yield runs
-    pool.shutdown(cancel_futures=True)
+        runs[lesson.id] = root, env, background.submit(pipeline, lesson, root, env)
+    return runs
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l.id)

@@ -135,20 +135,15 @@ MIXED = ["zz-reference", "stub", "mistake-generate-ignores-params", "syntax-erro
 
 
 @pytest.fixture(scope="module")
-def plain_runs(request, lesson01, course_platform_active, tmp_path_factory):
-    """`pytest exercises/lesson01` on each of MIXED, started together in the
-    background, two at a time on the CPU platform (one at a time on a GPU,
-    where each engine claims most of its memory). name -> Future of
+def plain_runs(request, lesson01, background, tmp_path_factory):
+    """`pytest exercises/lesson01` on each selected name of MIXED, started
+    together in the background (conftest's pool). name -> Future of
     (results.json, output)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     *_, root = lesson01
     folder = tmp_path_factory.mktemp("plain")
-    pool = ThreadPoolExecutor(max_workers=2 if course_platform_active else 1)
-    yield {name: pool.submit(grade, LESSON, root / "in" / f"{name}.py", folder,
-                             "--time-limit", "30")
-           for name in selected(request, "test_scores_equal_plain_pytest", "name")}
-    pool.shutdown(cancel_futures=True)
+    return {name: background.submit(grade, LESSON, root / "in" / f"{name}.py", folder,
+                                    "--time-limit", "30")
+            for name in selected(request, "test_scores_equal_plain_pytest", "name")}
 
 
 @pytest.mark.parametrize("name", MIXED)
