@@ -43,14 +43,19 @@ def _previous(out: Path, sub: Submission) -> dict | None:
     return None
 
 
+def _write_output(out: Path, graded: Graded) -> Path:
+    folder = out / graded.submission.student
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / OUTPUT).write_text(graded.output, encoding="utf-8")
+    return folder
+
+
 def _write(out: Path, graded: Graded) -> dict:
     sub = graded.submission
     data = graded.results_json()
     data["extra_data"]["sha256"] = digest(_graded_bytes(sub))
     data["extra_data"]["submission"] = str(sub.path)
-    folder = out / sub.student
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / OUTPUT).write_text(graded.output, encoding="utf-8")
+    folder = _write_output(out, graded)
     tmp = folder / (RESULTS + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(folder / RESULTS)  # never a half-written results file
@@ -149,7 +154,7 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
             todo.append(replace(sub, source=_graded_bytes(sub)))
     if rows:
         log(f"{len(rows)} already graded (results.json up to date): skipped; --force regrades them")
-    ungraded = []
+    ungraded, kit_errors = [], {}
     if todo:
         grader = _grader(ray, jobs, limits, sandbox, slot, log)
         try:
@@ -162,10 +167,16 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
         progress = Progress(len(todo))
 
         def done(graded: Graded) -> None:
-            rows[graded.submission.student] = _write(out, graded)
+            student = graded.submission.student
+            if graded.kit_errors:  # not final: no results.json, so the next run grades it
+                kit_errors[student] = [m for r in graded.results.values() for m in r.messages
+                                       if "kit error" in m.split("\n", 1)[0]]
+                _write_output(out, graded)
+                progress.advance(f"{student} KIT ERROR in {', '.join(graded.kit_errors)}")
+                return
+            rows[student] = _write(out, graded)
             flag = "  TAMPERING" if graded.tampered else ""
-            progress.advance(f"{graded.submission.student} {graded.score}/{lesson.max_points}"
-                             f"{flag}")
+            progress.advance(f"{student} {graded.score}/{lesson.max_points}{flag}")
 
         try:
             grader.grade_all(todo, on_done=done)
@@ -174,7 +185,7 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
         finally:
             progress.close()
             grader.close()
-        ungraded = [s.student for s in todo if s.student not in rows]
+        ungraded = [s.student for s in todo if s.student not in rows and s.student not in kit_errors]
         for line in getattr(grader, "summary", list)():
             log(line)
     path = write_grades(out, lesson, rows)
@@ -186,7 +197,13 @@ def grade_class(lesson: Lesson, folder: Path, out: Path, jobs: int | None = None
     if ungraded:
         log(f"not graded: {', '.join(ungraded)} (no results.json, not in {GRADES}); "
             "run the same command again to grade them")
-    return 1 if found.problems or ungraded else 0
+    for student, messages in kit_errors.items():
+        log(f"not graded, kit error (the kit's fault, not the student's): {student}: "
+            + (messages[0].splitlines()[0] if messages else "see its output.txt"))
+    if kit_errors:
+        log(f"{len(kit_errors)} submissions not graded because of a kit error (no results.json, "
+            f"not in {GRADES}); report it, then run the same command again to grade them")
+    return 1 if found.problems or ungraded or kit_errors else 0
 
 
 def _grader(ray: str | None, jobs: int | None, limits: Limits, sandbox: bool,

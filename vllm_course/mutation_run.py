@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from vllm_course.grading import scoring
 from vllm_course.grading.feedback import relative
 from vllm_course.manifest import REPO_ROOT, course
 from vllm_course.mutants import Mutant, lesson_mutants
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             killed = 0
             for m, g in zip(mutants, graded):
                 messages = g.results[m.function].messages
-                if any(NOT_RUN in text for text in messages):
+                if any(NOT_RUN in text for text in messages) or \
+                        g.results[m.function].status == scoring.KIT_ERROR:
                     # The grading broke, not the mutant's code: never counted as a kill.
                     errors.append((m, g))
                     continue

@@ -88,6 +88,7 @@ class Reporter:
                 + ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
                 + "), so the check is failed. Grade your own code, not the grader."))
         self.channel.send(RESULT, nodeid=report.nodeid, passed=report.passed and not changed,
+                          kit_error=bool(getattr(report, "kit_error", False)) and not changed,
                           message=message, tampered=changed)
 
     def pytest_sessionfinish(self, session):

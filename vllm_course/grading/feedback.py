@@ -44,6 +44,12 @@ class ProcessDied(GradingFailure):
     """The process running the check ended or was stopped on a limit."""
 
 
+class KitError(Exception):
+    """The kit could not establish what a check needs on this engine (a
+    premise about what the model does failed: premises.py). Not a
+    GradingFailure: the exercise is neither passed nor failed, but not graded."""
+
+
 def timeout_message(seconds: float, function: str) -> str:
     return (f"stopped after {seconds:g} s: the check of {function}() did not finish. "
             "Look for a loop that never ends or a very large max_tokens "
@@ -97,6 +103,9 @@ def render(lesson: Lesson, function: str, exc: BaseException) -> str:
         head = f"{function}: not implemented yet."
     elif isinstance(exc, GradingFailure):
         head = f"{function}: {exc}"
+    elif isinstance(exc, KitError):
+        head = (f"{function}: kit error, not graded (not your code's fault): {exc}. "
+                "Tell your instructor; the same command grades it once the kit is fixed.")
     elif isinstance(exc, SystemExit):  # left alone by Student: argparse exits on purpose
         head = (f"{function}: your code called sys.exit({exc.code!r}) during the check, which "
                 "ends the program instead of returning: return a value instead")

@@ -52,6 +52,7 @@ class Kit:
         self._greedy: dict[tuple, list[list[int]]] = {}
         self._server = None  # the server this kit started, if it started one
         self._server_url: str | None = None  # read once: later changes redirect nothing
+        self.premises: dict = {}  # premises.establish's answers for this engine
 
     @property
     def engine_factory(self) -> str:
@@ -103,6 +104,14 @@ class Kit:
             return attempt.llm
         return self.own_llm
 
+    def dtype_name(self) -> str | None:
+        """The dtype of the engine in this process, if one was made."""
+        if "llm" not in self.__dict__:  # no engine here (yet): a served lesson
+            return None
+        from vllm_course.vllm_internals import model_config
+
+        return str(model_config(self.llm).dtype).removeprefix("torch.")
+
     # --- the lesson's server (course.yaml `serve`) ---------------------------
     @property
     def serves(self) -> bool:
@@ -137,16 +146,19 @@ class Kit:
         """The name requests use: the lesson's model, whatever was loaded."""
         return self.lesson.model
 
-    def client(self, on_request=None):
+    def client(self, on_request=None, timeline=None):
         """An OpenAI client of the lesson's server. `on_request(request)` sees
         every HTTP request it sends (httpx.Request): how a check learns how
-        the student's code called the server."""
+        the student's code called the server; a `timeline`
+        (stream_timeline.StreamTimeline) records when each part of each
+        response arrived."""
         import httpx
         from openai import OpenAI
 
         hooks = {"request": [on_request]} if on_request else {}
         return OpenAI(base_url=self.base_url, api_key="EMPTY", max_retries=0,
-                      http_client=httpx.Client(event_hooks=hooks, timeout=60))
+                      http_client=httpx.Client(event_hooks=hooks, timeout=60,
+                                               transport=timeline))
 
     def watch(self):
         """A port_relay.Watch of the lesson's server: its base_url for the
@@ -180,12 +192,26 @@ class Kit:
         return self._other_llms[name]
 
     @contextlib.contextmanager
-    def reference_helpers(self, *names: str):
+    def reference_helpers(self, *names: str, returned: list | None = None):
         """While it runs, the student's functions `names` are the reference
         solution's: a check of one exercise that calls others (main calls
-        build_parser) then costs a mistake in those only their own points."""
+        build_parser) then costs a mistake in those only their own points.
+        `returned`, if given, gets (name, return value) of each call, so that a
+        check knows what the code it grades was given."""
         module = _reference_module(self.lesson)
-        with self.student.replaced({name: getattr(module, name) for name in names}):
+
+        def recorded(name):
+            function = getattr(module, name)
+            if returned is None:
+                return function
+
+            def call(*args, **kwargs):
+                value = function(*args, **kwargs)
+                returned.append((name, value))
+                return value
+            return call
+
+        with self.student.replaced({name: recorded(name) for name in names}):
             yield
 
     # The kit's own references, computed on the shared engine (greedy runs are

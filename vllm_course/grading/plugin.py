@@ -187,7 +187,10 @@ class GradingSession:
         lesson, function = item.stash[_LESSON], item.stash[_FUNCTION]
         result = self.results[lesson.id][function]
         if report.when == "call" or (report.when == "setup" and report.failed):
-            result.outcomes.append(report.passed)
+            kit_error = report.failed and call.excinfo is not None and \
+                isinstance(call.excinfo.value, feedback.KitError)
+            report.kit_error = kit_error  # read by the warm grader's child (child.py)
+            result.outcomes.append(None if kit_error else report.passed)
             if report.failed and call.excinfo is not None:
                 message = feedback.render(lesson, function, call.excinfo.value)
                 result.messages.append(message)

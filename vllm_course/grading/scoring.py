@@ -8,19 +8,25 @@ from pathlib import Path
 
 from vllm_course.manifest import Lesson
 
+KIT_ERROR = "kit error"
+
 
 @dataclass
 class ExerciseResult:
     function: str
     max_points: int
-    outcomes: list[bool] = field(default_factory=list)  # one per grader test run
+    # One per grader test run: True passed, False failed, None a kit error
+    # (the check could not be made: feedback.KitError).
+    outcomes: list[bool | None] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         if not self.outcomes:
             return "not run"
-        return "passed" if all(self.outcomes) else "failed"
+        if False in self.outcomes:  # a real failure stands, whatever else happened
+            return "failed"
+        return KIT_ERROR if None in self.outcomes else "passed"
 
     @property
     def points(self) -> int:
@@ -33,16 +39,26 @@ def new_results(lesson: Lesson) -> dict[str, ExerciseResult]:
     return {e.function: ExerciseResult(e.function, e.points) for e in lesson.exercises}
 
 
+def kit_errors(results: dict[str, ExerciseResult]) -> list[str]:
+    """The exercises that could not be graded (a kit error)."""
+    return [r.function for r in results.values() if r.status == KIT_ERROR]
+
+
 def score_line(lesson: Lesson, results: dict[str, ExerciseResult]) -> str:
     got = sum(r.points for r in results.values())
-    return f"{lesson.id}: {got}/{lesson.max_points} points"
+    line = f"{lesson.id}: {got}/{lesson.max_points} points"
+    ungraded = kit_errors(results)
+    if ungraded:
+        points = sum(results[f].max_points for f in ungraded)
+        line += f" ({points} not graded: kit error in {', '.join(ungraded)})"
+    return line
 
 
 def table(lesson: Lesson, results: dict[str, ExerciseResult]) -> list[str]:
     width = max(len(f) for f in results)
     lines = [f"{lesson.id} - {lesson.title}"]
     for r in results.values():
-        mark = {"passed": "ok  ", "failed": "FAIL", "not run": "--  "}[r.status]
+        mark = {"passed": "ok  ", "failed": "FAIL", "not run": "--  ", KIT_ERROR: "KIT "}[r.status]
         first = r.messages[0].splitlines()[0].removeprefix(f"{r.function}: ") if r.messages else ""
         note = "" if r.status == "passed" else ("  " + first if first else "  (not run)")
         lines.append(f"  {mark} {r.function:<{width}}  {r.points}/{r.max_points}{note}")

@@ -55,7 +55,7 @@ def graded_from_wire(data: dict, submission: Submission) -> Graded:
     Submission (so results files name the file as it is on the driver)."""
     results = scoring.new_results(submission.lesson)
     for name, result in data["results"].items():
-        results[name].outcomes = [bool(o) for o in result["outcomes"]]
+        results[name].outcomes = [None if o is None else bool(o) for o in result["outcomes"]]
         results[name].messages = [str(m) for m in result["messages"]]
     return Graded(submission, results, list(data["notes"]), str(data["output"]),
                   float(data["seconds"]), int(data["children"]), list(data["tampered"]))

@@ -80,12 +80,18 @@ class Graded:
     def score(self) -> int:
         return sum(r.points for r in self.results.values())
 
+    @property
+    def kit_errors(self) -> list[str]:
+        """Exercises the kit could not grade: the grade is not final."""
+        return scoring.kit_errors(self.results)
+
     def results_json(self) -> dict:
         """Gradescope's results.json, with the kit's notes beside it."""
         data = scoring.gradescope(self.results)
         data["output"] = "\n".join(self.notes)
         data["extra_data"] = {"lesson": self.submission.lesson.id, "tampered": self.tampered,
-                              "seconds": round(self.seconds, 1), "processes": self.children}
+                              "seconds": round(self.seconds, 1), "processes": self.children,
+                              "kit_errors": self.kit_errors}
         return data
 
 
@@ -99,7 +105,7 @@ class _Task:
     source: bytes | None  # read once, so that every child grades the same text
     report_modules: bool = False
     checks: list[tuple[str, str]] | None = None  # (node id, exercise), in run order
-    results: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    results: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     output: bytearray = field(default_factory=bytearray)
     dropped: int = 0
@@ -421,7 +427,9 @@ class WarmGrader:
         elif kind == events.RESULT:
             nodeid = event["nodeid"]
             if nodeid == c.current and nodeid not in task.results:
-                task.results[nodeid] = (bool(event["passed"]), str(event["message"]))
+                # None: a kit error, neither passed nor failed (scoring.ExerciseResult).
+                passed = None if event.get("kit_error") else bool(event["passed"])
+                task.results[nodeid] = (passed, str(event["message"]))
                 task.tampered.extend(event["tampered"])
             c.current = None
         elif kind == events.MODULES:
