@@ -13,6 +13,7 @@ from vllm_course.grading import expect
 from vllm_course.grading.checks import (expect_exact_keys, expect_outputs_in_prompt_order,
                                         expect_sampling_params, generate_quietly, student_llm)
 from vllm_course.grading.feedback import describe_type
+from vllm_course.grading.premises import establish, samples_differ
 
 PROMPTS = [
     "Hello, my name is",
@@ -32,13 +33,19 @@ def run(kit, params, prompts=PROMPTS):
     return generate_quietly(kit.llm, prompts, params)
 
 
-def samples(kit, prompts):
-    """Outputs of n=3 seeded samples each, on prompts the model has not
-    memorised, so that a prompt's first and last completions differ."""
-    outs = run(kit, SamplingParams(n=3, temperature=1.0, seed=7, max_tokens=8), prompts)
-    if any(o.outputs[0].text == o.outputs[-1].text for o in outs):
-        raise RuntimeError(f"the kit's samples of {prompts} came out alike: pick other prompts")
-    return outs
+# Candidates for prompts whose n=3 seeded samples (SAMPLES) differ.
+OPEN_CANDIDATES = ["Purple", "Why do cats", "Seven green", "Banana bread and", "Blue",
+                   "My favourite food is"]
+SAMPLES = SamplingParams(n=3, temperature=1.0, seed=7, max_tokens=8)
+
+
+def samples(kit, count: int, skip: int = 0):
+    """Outputs of n=3 seeded samples each on `count` prompts (after the first
+    `skip`) whose first completion differs from the others, established on
+    this engine."""
+    prompts = establish(kit, "with n=3 seeded samples the first differs from the others",
+                        OPEN_CANDIDATES, samples_differ(kit, SAMPLES), need=skip + count)
+    return run(kit, SAMPLES, prompts[skip:])
 
 
 @pytest.mark.exercise("create_sampling_params")
@@ -102,7 +109,7 @@ def test_extract_completions(student, kit):
     reordered = student.extract_completions(list(reversed(outs)))
     expect(reordered == list(reversed(expected)), "pairs must follow the order of the outputs")
     # Three different samples per prompt: the pair holds the first one's text.
-    _check_pairs(student, samples(kit, ["Purple", "Why do cats"]))
+    _check_pairs(student, samples(kit, 2))
     expect(student.extract_completions([]) == [], "no outputs should give no pairs, []")
 
 
@@ -155,13 +162,14 @@ def _check_description(student, out, with_logprobs):
 
 @pytest.mark.exercise("describe_output")
 def test_describe_output(student, kit):
-    # Different prompts, lengths and finish reasons, so no constant answer passes.
+    # Different prompts and lengths, with and without logprobs, so that no
+    # constant answer passes.
     [short] = run(kit, SamplingParams(temperature=0, max_tokens=3, logprobs=1), PROMPTS[:1])
     [plain] = run(kit, SamplingParams(temperature=0, max_tokens=64), PROMPTS[2:3])
     _check_description(student, short, with_logprobs=True)
     _check_description(student, plain, with_logprobs=False)
     # Three different samples: the description is of the first.
-    [several] = samples(kit, ["Seven green"])
+    [several] = samples(kit, 1, skip=2)
     _check_description(student, several, with_logprobs=False)
 
 

@@ -20,6 +20,7 @@ from vllm import EngineArgs, SamplingParams
 from vllm_course.grading.compare import isclose
 from vllm_course.grading import GradingFailure, expect
 from vllm_course.grading.feedback import StudentCodeError, describe_type, short_repr
+from vllm_course.grading.premises import establish, require
 
 PROMPTS = [
     "Hello, my name is",
@@ -27,6 +28,9 @@ PROMPTS = [
     "The capital of France is",
     "The future of AI is",
 ]
+# More candidates for the stop string and stop token checks.
+EXTRA_PROMPTS = ["Once upon a time", "Paris is a city where", "My favourite food is",
+                 "A seed makes sampling"]
 
 # Every attribute of the parsed namespace: its flag and its default.
 FLAGS = {
@@ -236,17 +240,41 @@ def test_sampling_params_fields(student, kit):
 
 
 def stop_string_in(text):
-    """A word of `text` (with its leading space) that first occurs after the start."""
+    """A word of `text` (with its leading space) that first occurs after the
+    start, or None."""
     for word in text.split()[2:]:
         candidate = " " + word
         if len(word) > 2 and text.index(candidate) > 0:
             return candidate
-    raise AssertionError(f"no stop string candidate in {text!r}")
+    return None
 
 
 def first_new_token(ids, start=3):
-    """The index of a token that does not occur earlier in ids."""
-    return next(i for i in range(start, len(ids)) if ids[i] not in ids[:i])
+    """The index of a token that does not occur earlier in ids, or None."""
+    return next((i for i in range(start, len(ids)) if ids[i] not in ids[:i]), None)
+
+
+def prompt_with_stop_string(kit) -> str:
+    """A prompt whose 24-token greedy text holds a stop string (stop_string_in)."""
+    return establish(kit, "the 24-token greedy text has a word of three letters or more after "
+                          "its first two", PROMPTS + EXTRA_PROMPTS,
+                     lambda ps: [stop_string_in(greedy_completion(kit, p, 24).text) is not None
+                                 for p in ps])[0]
+
+
+def prompt_with_new_token(kit) -> str:
+    """A prompt whose 16-token greedy run has a token, from its fourth on, not
+    seen before in it, and runs on past it: a stop token id that ends it early."""
+    def holds(prompts):
+        answers = []
+        for p in prompts:
+            ids = list(greedy_completion(kit, p, 16).token_ids)
+            k = first_new_token(ids)
+            answers.append(k is not None and k + 1 < len(ids))
+        return answers
+
+    return establish(kit, "the 16-token greedy run has a token of its own from the fourth on, "
+                          "and goes on after it", PROMPTS + EXTRA_PROMPTS, holds)[0]
 
 
 @pytest.mark.exercise("sampling_params_from_args")
@@ -259,21 +287,23 @@ def test_sampling_params_stop_and_length(student, kit):
            f"prompt {kit.greedy(PROMPTS, 5)}, got {got}")
 
     # A stop string that the greedy text really contains ends the text just before it.
-    reference = greedy_completion(kit, PROMPTS[2], 24)
+    prompt = prompt_with_stop_string(kit)
+    reference = greedy_completion(kit, prompt, 24)
     stop = stop_string_in(reference.text)
     expected = reference.text[:reference.text.index(stop)]
     params = params_from(student, temperature=0.0, max_tokens=24, stop=["@@never@@", stop])
-    [out] = run(kit, [PROMPTS[2]], params)
+    [out] = run(kit, [prompt], params)
     c = out.outputs[0]
     expect(c.text == expected and c.stop_reason == stop,
            f"with --stop {stop!r} the greedy text should end just before it: expected "
            f"{expected!r} (stop_reason {stop!r}), got {c.text!r} (stop_reason {c.stop_reason!r})")
 
     # A stop token id ends the completion on that token.
-    ids = list(greedy_completion(kit, PROMPTS[0], 16).token_ids)
+    prompt = prompt_with_new_token(kit)
+    ids = list(greedy_completion(kit, prompt, 16).token_ids)
     k = first_new_token(ids)
     params = params_from(student, temperature=0.0, max_tokens=16, stop_token_ids=[ids[k]])
-    [out] = run(kit, [PROMPTS[0]], params)
+    [out] = run(kit, [prompt], params)
     c = out.outputs[0]
     expect(list(c.token_ids) == ids[:k + 1] and c.stop_reason == ids[k],
            f"with --stop-token-id {ids[k]} generation should stop on that token: expected "
@@ -284,7 +314,7 @@ def test_sampling_params_stop_and_length(student, kit):
     low, high = k + 3, k + 6
     params = params_from(student, temperature=0.0, max_tokens=high, min_tokens=low,
                          stop_token_ids=[ids[k]])
-    [out] = run(kit, [PROMPTS[0]], params)
+    [out] = run(kit, [prompt], params)
     n = len(out.outputs[0].token_ids)
     expect(low <= n <= high,
            f"with --min-tokens {low} --max-tokens {high} --stop-token-id {ids[k]} expected "
@@ -302,9 +332,13 @@ def test_sampling_params_n_and_seed(student, kit):
     counts = [len(o.outputs) for o in run(kit, PROMPTS[:2], params)]
     expect(counts == [3, 3], f"with --n 3 expected 3 completions per prompt, got {counts}")
 
-    # 4 prompts x 12 samples x 24 tokens at temperature 1: two unseeded runs all
-    # alike has odds below 1e-8 even with this very predictable model.
+    # 4 prompts x 12 samples x 24 tokens at temperature 1. Unseeded, two runs
+    # draw differently; that their samples then differ is established on the
+    # kit's own runs with two seeds.
     sample = dict(temperature=1.0, top_p=1.0, n=12, max_tokens=24)
+    require(kit, sampled(kit, SamplingParams(seed=1, **sample))
+            != sampled(kit, SamplingParams(seed=2, **sample)),
+            f"sampling {PROMPTS} at temperature 1 gives other samples with another seed")
     params = params_from(student, seed=1234, **sample)
     expect(sampled(kit, params) == sampled(kit, params),
            "with --seed 1234 two runs should sample the same tokens, but they differ: pass "

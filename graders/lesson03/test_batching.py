@@ -22,12 +22,14 @@ from vllm_course.grading.compare import isclose
 from vllm_course.grading import expect
 from vllm_course.grading.checks import expect_exact_keys, expect_outputs_in_prompt_order
 from vllm_course.grading.feedback import describe_type
+from vllm_course.grading.premises import (establish, require, runs_to, samples_differ,
+                                          stops_before)
 
-# Prompts whose greedy continuations the offline model knows by heart: over
-# their first 12 tokens the best token leads the next by a wide margin and no
-# end-of-sequence token comes, so every completion has exactly max_tokens
-# tokens and batched and one-by-one runs agree.
-PROMPTS = [
+# Candidates for the eight prompts the checks mix (A to H): the first eight on
+# whose greedy run of LONGEST tokens the model emits no end token and
+# gives a text of its own, so that every completion has exactly max_tokens
+# tokens and a prompt's text tells it from the others.
+CANDIDATES = [
     "Hello, my name is",
     "The president of the United States is",
     "The capital of France is",
@@ -36,11 +38,38 @@ PROMPTS = [
     "A president signs",
     "Good morning.",
     "The server",
+    "Once upon a time",
+    "A seed makes sampling",
+    "Memory is often",
+    "Paris is a city where",
+    "The weather today",
 ]
-A, B, C, D, E, F, G, H = PROMPTS
-# Prompts it has not memorised: there, a prompt's samples differ.
-OPEN = ["Purple", "Seven green", "Why do cats", "Banana bread and"]
+LONGEST = 12
+# Candidates for prompts whose seeded samples differ (OPEN_SAMPLES), so that
+# the first sample is told from the others.
+OPEN_CANDIDATES = ["Purple", "Seven green", "Why do cats", "Banana bread and", "My favourite food is",
+                   "Blue", "Seven", "Banana"]
+# Candidates for a prompt whose greedy run stops on the end token before STOP_LIMIT.
+STOPPING_CANDIDATES = ["My name is", "Hello, my name is", "Good morning.", "Hi, my name is",
+                       "The capital of France is", "A seed makes sampling repeatable."]
+STOP_LIMIT = 40
 TIME_EPSILON = 1e-3  # seconds: clock reads around the call
+
+
+def mixed_prompts(kit) -> list[str]:
+    """A to H (see CANDIDATES), established on this engine."""
+    return establish(kit, f"the greedy run goes to {LONGEST} tokens with no end token, its text "
+                          "unlike the other prompts'", CANDIDATES, runs_to(kit, LONGEST), need=8)
+
+
+def open_prompts(kit) -> list[str]:
+    return establish(kit, "with n=3 seeded samples the first differs from the others",
+                     OPEN_CANDIDATES, samples_differ(kit, seeded_samples(OPEN_SAMPLES)), need=4)
+
+
+def stopping(kit) -> str:
+    return establish(kit, f"the greedy run stops on the end token before {STOP_LIMIT} tokens",
+                     STOPPING_CANDIDATES, stops_before(kit, STOP_LIMIT))[0]
 
 
 def greedy(max_tokens: int, **extra) -> SamplingParams:
@@ -135,16 +164,22 @@ def check_one_call(watch, prompts, what):
            "request at a time: the prompts were generated one by one")
 
 
-# Seeded samples, three per prompt (each with its own seed, so they differ on
-# OPEN prompts): the text to return is the first one's. The engine may hold a
-# prompt's n samples as n requests, so with these only the texts are checked,
-# not how many requests were in flight.
+# Seeded samples, three per prompt (they differ on open_prompts): the text to
+# return is the first one's. The engine may hold a prompt's n samples as n
+# requests, so with these only the texts are checked, not how many requests
+# were in flight. Established at the shortest length used: a longer sample
+# with the same seed starts with the shorter one.
+OPEN_SAMPLES = 5
+
+
 def seeded_samples(max_tokens: int) -> SamplingParams:
     return SamplingParams(n=3, temperature=1.0, seed=21, max_tokens=max_tokens)
 
 
 @pytest.mark.exercise("generate_batched")
 def test_generate_batched(student, kit):
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
+    OPEN = open_prompts(kit)
     # Not the lesson's order, with duplicates, and two lengths.
     for prompts, max_tokens in (([C, A, D, A, B], 6), ([E, B, B, H, C, G], 10)):
         params = greedy(max_tokens)
@@ -160,6 +195,8 @@ def test_generate_batched(student, kit):
 
 @pytest.mark.exercise("generate_looped")
 def test_generate_looped(student, kit):
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
+    OPEN = open_prompts(kit)
     for prompts, max_tokens in (([D, B, A, B], 7), ([G, C, E, H, C], 11)):
         params = greedy(max_tokens)
         texts, watch = watched(kit, student.generate_looped, kit.llm, prompts, params)
@@ -178,6 +215,7 @@ def test_generate_looped(student, kit):
 
 @pytest.mark.exercise("generate_per_prompt")
 def test_generate_per_prompt(student, kit):
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
     # The same prompt twice with different lengths: each request has its own.
     for prompts, lengths in (([A, B, A, C, F], [7, 2, 11, 1, 5]), ([H, D, E], [9, 4, 6])):
         outs, watch = watched(kit, student.generate_per_prompt, kit.llm, prompts, lengths)
@@ -208,6 +246,7 @@ def _expect_count(student, outs, description):
 
 @pytest.mark.exercise("count_generated_tokens")
 def test_count_generated_tokens(student, kit):
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
     llm = kit.llm
     lengths = [3, 8, 5]
     outs = llm.generate([A, C, E], [greedy(m, ignore_eos=True) for m in lengths], use_tqdm=False)
@@ -221,20 +260,22 @@ def test_count_generated_tokens(student, kit):
     _expect_count(student, outs, "two outputs of three completions each (n=3)")
 
     # A completion that ends on the end-of-sequence token: its id counts too.
-    outs = llm.generate(["My name is"], greedy(40), use_tqdm=False)
+    outs = llm.generate([stopping(kit)], greedy(STOP_LIMIT), use_tqdm=False)
     _expect_count(student, outs, "one output that stopped on its own")
     _expect_count(student, [], "no outputs at all")
 
 
 @pytest.mark.exercise("measure_throughput")
 def test_measure_throughput(student, kit):
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
+    S = stopping(kit)
     keys = {"tokens", "seconds", "tokens_per_second"}
     # Greedy, so the kit's own run of the same batch generates the same tokens:
     # fixed lengths (ignore_eos) and, in the last case, completions that stop
-    # early on the end token (My name is...) beside ones that run to the limit.
+    # early on the end token (S) beside ones that run to the limit.
     for prompts, params in (([A, D, B], greedy(7, ignore_eos=True)),
                             ([H, C, E, C, F], greedy(12, ignore_eos=True)),
-                            (["My name is", A, "My name is", G], greedy(40))):
+                            ([S, A, S, G], greedy(STOP_LIMIT))):
         # The kit's run is the reference and the warm-up, outside the watch.
         reference = kit.llm.generate(prompts, params, use_tqdm=False)
         lengths = [len(c.token_ids) for o in reference for c in o.outputs]
@@ -263,9 +304,13 @@ def test_measure_throughput(student, kit):
                f"got {rate!r}")
 
 
-def _compare(student, kit, prompts, params):
+def _compare(student, kit, prompts, params) -> bool:
+    """Checks compare_batching on `prompts`; returns whether the texts of its
+    two runs (the reference helpers', recorded) were the same."""
     keys = {"batched_seconds", "looped_seconds", "speedup", "same_texts"}
-    with kit.reference_helpers("generate_batched", "generate_looped"):  # graded on their own
+    returned = []
+    with kit.reference_helpers("generate_batched", "generate_looped",  # graded on their own
+                               returned=returned):
         got, watch = watched(kit, student.compare_batching, kit.llm, prompts, params)
     expect_exact_keys(got, keys)
     batched, looped, speedup = got["batched_seconds"], got["looped_seconds"], got["speedup"]
@@ -286,29 +331,36 @@ def _compare(student, kit, prompts, params):
            f"got {speedup!r}")
     expect(isinstance(got["same_texts"], bool),
            f"'same_texts': expected a bool, got {describe_type(got['same_texts'])}")
-    return got
+    texts = dict(returned)
+    expect(set(texts) == {"generate_batched", "generate_looped"},
+           "expected one generate_batched and one generate_looped call, got calls of "
+           f"{[name for name, _ in returned]}")
+    same = texts["generate_batched"] == texts["generate_looped"]
+    expect(got["same_texts"] is same,
+           f"'same_texts': the two runs gave {'the same' if same else 'different'} texts, so "
+           f"expected {same}, got {got['same_texts']}: compare the two lists of texts")
+    return same
 
 
 @pytest.mark.exercise("compare_batching")
 def test_compare_batching(student, kit):
-    prompts = [B, A, F, D, C, A]
-    kit.llm.generate(prompts, greedy(8), use_tqdm=False)  # warm up
-    got = _compare(student, kit, prompts, greedy(8))
-    expect(got["same_texts"] is True,
-           "'same_texts': greedy decoding gives these prompts the same texts batched and one "
-           "by one, so expected True, got False: compare the two lists of texts")
-    # Unseeded sampling at temperature 2: 3 prompts x 16 tokens drawn twice
-    # from a wide distribution cannot all come out the same (measured: 40
-    # samples of 16 tokens per prompt were all different).
-    got = _compare(student, kit, [C, A, D], SamplingParams(temperature=2.0, max_tokens=16))
-    expect(got["same_texts"] is False,
-           "'same_texts': random sampling at temperature 2 gave different texts in the two "
-           "runs, so expected False, got True: compare the texts the two runs returned")
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
+    batch = [B, A, F, D, C, A]
+    kit.llm.generate(batch, greedy(8), use_tqdm=False)  # warm up
+    # Greedy, then unseeded sampling at temperature 2 (3 prompts x 16 tokens
+    # drawn twice from a wide distribution): 'same_texts' must say what the
+    # two runs gave, and a constant answer must meet both cases.
+    outcomes = {_compare(student, kit, batch, greedy(8)),
+                _compare(student, kit, [C, A, D], SamplingParams(temperature=2.0, max_tokens=16))}
+    require(kit, outcomes == {True, False},
+            "greedy runs give the same texts batched and one by one, and unseeded sampling at "
+            "temperature 2 different ones")
 
 
 @pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
 @pytest.mark.exercise("generate_batched")
 def test_generate_batched_on_a_bigger_batch(student, kit):
+    A, B, C, D, E, F, G, H = mixed_prompts(kit)
     prompts = [H, G, F, E, D, C, B, A, A, H, B, G]
     params = greedy(5)
     texts, watch = watched(kit, student.generate_batched, kit.llm, prompts, params)

@@ -13,21 +13,28 @@ from vllm.outputs import RequestOutput
 
 from vllm_course.grading.compare import exp, isclose, log
 from vllm_course.grading import expect
+from vllm_course.grading.checks import generate_quietly
 from vllm_course.grading.feedback import describe_type, short_repr
+from vllm_course.grading.premises import establish, require, runs_to
 
-# Prompts the model has not memorised, so that its next-token distributions are
-# wide there and sampled tokens often fall outside the top 2. On the offline
-# model, at temperature 1 and 16 tokens each, about 16 of ~90 generated tokens
-# are expected outside the top 2 (chance of none: below 1e-7); opt-125m is
-# far less peaked still.
+# Prompts for sampling at temperature 1, where some sampled token should fall
+# outside the top k (sampled_completions establishes that it does, trying
+# a few seeds).
 OPEN_PROMPTS = ["Purple", "Seven green", "Why do cats", "Banana bread and", "Once upon a time",
                 "My favourite food is"]
+SEEDS = range(5)
 
-# Sentences of the offline model's corpus (fluent), and the same words shuffled.
-FLUENT = ["The capital of France is Paris.", "A seed makes sampling repeatable.",
-          "Memory is often the real limit when serving a model."]
-SHUFFLED = ["is of capital The Paris France.", "makes seed A repeatable sampling.",
-            "serving a is limit the real often Memory model when."]
+# Candidates for (fluent sentence, the same words shuffled): the checks use
+# the first NEED_PAIRS on which the kit's own perplexity of the sentence is
+# lower than of its shuffle.
+PAIRS = [("The capital of France is Paris.", "is of capital The Paris France."),
+         ("A seed makes sampling repeatable.", "makes seed A repeatable sampling."),
+         ("Memory is often the real limit when serving a model.",
+          "serving a is limit the real often Memory model when."),
+         ("Hello, my name is Sam.", "name Sam. is my Hello,"),
+         ("The future of AI is bright.", "bright. of future AI The is"),
+         ("Good morning, how are you today?", "today? are how morning, you Good")]
+NEED_PAIRS = 3
 
 
 def generate_one(kit, prompt, params):
@@ -39,13 +46,26 @@ def sampled_completions(kit, logprobs: int, k: int):
     least one generated token is outside the top k: the case where vLLM adds
     the generated token to a position's dict as an extra entry. Seeded, so a
     submission gets the same grade on every run."""
-    for seed in range(3):
-        params = SamplingParams(temperature=1.0, max_tokens=16, logprobs=logprobs, seed=seed)
-        completions = [o.outputs[0] for o in kit.llm.generate(OPEN_PROMPTS, params, use_tqdm=False)]
-        if any(step[token].rank > k for c in completions
-               for step, token in zip(c.logprobs, c.token_ids)):
-            return completions
-    raise RuntimeError(f"no sampled token fell outside the top {k} in 3 tries")
+    def holds(seeds):
+        answers = []
+        for seed in seeds:
+            params = SamplingParams(temperature=1.0, max_tokens=16, logprobs=logprobs, seed=seed)
+            completions = [o.outputs[0] for o in generate_quietly(kit.llm, OPEN_PROMPTS, params)]
+            answers.append(any(step[token].rank > k for c in completions
+                               for step, token in zip(c.logprobs, c.token_ids)))
+        return answers
+
+    [seed] = establish(kit, f"sampling {OPEN_PROMPTS} at temperature 1 with this seed draws a "
+                            f"token outside the top {k}", list(SEEDS), holds)
+    params = SamplingParams(temperature=1.0, max_tokens=16, logprobs=logprobs, seed=seed)
+    return [o.outputs[0] for o in generate_quietly(kit.llm, OPEN_PROMPTS, params)]
+
+
+def fluent_pairs(kit) -> list[tuple[str, str]]:
+    return establish(kit, "the kit's perplexity of the sentence is lower than of its words "
+                          "shuffled", PAIRS,
+                     lambda pairs: [reference_perplexity(kit, f) < reference_perplexity(kit, s)
+                                    for f, s in pairs], need=NEED_PAIRS)
 
 
 def reference_perplexity(kit, text: str) -> float:
@@ -225,7 +245,7 @@ def _check_perplexity(student, kit, text):
 
 @pytest.mark.exercise("perplexity")
 def test_perplexity(student, kit):
-    for fluent, shuffled in zip(FLUENT, SHUFFLED):
+    for fluent, shuffled in fluent_pairs(kit):
         low = _check_perplexity(student, kit, fluent)
         high = _check_perplexity(student, kit, shuffled)
         expect(low < high, f"a fluent sentence should have a lower perplexity than its words "
@@ -242,11 +262,16 @@ def test_perplexity_on_unseen_texts(student, kit):
 
 # --- finish reasons -----------------------------------------------------------
 
+FINISH_CANDIDATES = ["Hello, my name is", "The president of the United States is",
+                     "Once upon a time", "The future of AI is", "Paris is a city where"]
+
+
 def finish_outputs(kit):
     """Outputs that end in each way: a stop string, a stop token id, the end
     token, max_tokens, and n=3 samples, built from the kit's own greedy run
     so that the stop string and token really occur."""
-    prompt = "Hello, my name is"
+    [prompt] = establish(kit, "the greedy run goes to 8 tokens with no end token",
+                         FINISH_CANDIDATES, runs_to(kit, 8))
     greedy = generate_one(kit, prompt, SamplingParams(temperature=0, max_tokens=8)).outputs[0]
     words = greedy.text.split()
     stop_string = " " + words[len(words) // 2]
@@ -261,8 +286,9 @@ def finish_outputs(kit):
     ]
     outputs = [generate_one(kit, p, params) for p, params in runs]
     kinds = {(c.finish_reason, type(c.stop_reason)) for o in outputs for c in o.outputs}
-    if not {("stop", str), ("stop", int), ("length", type(None))} <= kinds:
-        raise RuntimeError(f"the finish cases are not all there: {kinds}")
+    require(kit, {("stop", str), ("stop", int), ("length", type(None))} <= kinds,
+            f"the runs of {prompt!r} end on a stop string, on a stop token and on the length "
+            f"limit (they ended as {sorted((r, t.__name__) for r, t in kinds)})")
     return outputs
 
 

@@ -15,6 +15,7 @@ from vllm.outputs import RequestOutput
 from vllm_course.grading import expect
 from vllm_course.grading.checks import expect_exact_keys
 from vllm_course.grading.feedback import describe_type
+from vllm_course.grading.premises import chat_samples_differ, establish
 
 SIMPLE = (
     "{% for message in messages %}"
@@ -29,6 +30,20 @@ TAGGED = (
 )
 SYSTEM = "You are a helpful assistant."
 QUESTIONS = ["What is the capital of France?", "Who are you?", "What does vLLM do?"]
+# Candidates for user turns on which n=3 seeded samples differ, so that a
+# check reading the first sample tells it from the others (open_questions).
+OPEN_CANDIDATES = ["Purple", "Why do cats", "Seven green", "Banana bread and", "Blue",
+                   "My favourite food is"]
+
+
+def open_questions(kit, params, system=None, need: int = 2) -> list[str]:
+    """User turns on which `params` (n=3 seeded samples) draws samples that
+    differ, with `system` before them and SIMPLE's template."""
+    found = establish(kit, f"with {params.n} seeded samples (seed {params.seed}) the first "
+                           "reply differs from the others",
+                      [conversation(system, q) for q in OPEN_CANDIDATES],
+                      chat_samples_differ(kit, params, SIMPLE), need=need)
+    return [c[-1]["content"] for c in found]
 
 
 def rendered(kit, messages, template, generation_prompt=True, continue_final=False):
@@ -107,26 +122,45 @@ def test_chat_batch(student, kit):
     want = [o.outputs[0].text for o in outs]
     expect(got == want, f"expected the replies in the order of the conversations, {want}, "
                         f"got {got}")
-    # Three seeded samples per conversation, on questions the model has not
-    # memorised: the reply is the first sample's.
-    open_questions = [conversation(None, "Purple"), conversation(SYSTEM, "Why do cats")]
+    # Three seeded samples per conversation, on questions where they differ:
+    # the reply is the first sample's.
     params = SamplingParams(n=3, temperature=1.0, seed=5, max_tokens=8)
-    got = student.chat_batch(kit.llm, open_questions, SIMPLE, params)
-    outs = kit.llm.chat(open_questions, params, chat_template=SIMPLE, use_tqdm=False)
+    first = open_questions(kit, params, None, need=1)[0]
+    second = open_questions(kit, params, SYSTEM, need=2)[-1]
+    conversations = [conversation(None, first), conversation(SYSTEM, second)]
+    got = student.chat_batch(kit.llm, conversations, SIMPLE, params)
+    outs = kit.llm.chat(conversations, params, chat_template=SIMPLE, use_tqdm=False)
     want = [o.outputs[0].text for o in outs]
     expect(got == want, f"with n=3 samples, expected each conversation's first sample, {want}, "
                         f"got {got}")
+
+
+START_CANDIDATES = ["Why do cats", "Seven green", "Banana bread and", "Blue", "My favourite"]
+
+
+def open_start(kit, params) -> str:
+    """A start of the assistant's reply (after the user's "Purple") whose
+    continuations, sampled with `params`, differ."""
+    def holds(starts):
+        messages = [conversation(None, "Purple") + [{"role": "assistant", "content": start}]
+                    for start in starts]
+        outs = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
+                            add_generation_prompt=False, continue_final_message=True)
+        return [all(c.text != o.outputs[0].text for c in o.outputs[1:]) for o in outs]
+
+    return establish(kit, f"with {params.n} seeded samples (seed {params.seed}) the first "
+                          "continuation differs from the others", START_CANDIDATES, holds)[0]
 
 
 @pytest.mark.exercise("continue_reply")
 def test_continue_reply(student, kit):
     greedy = SamplingParams(temperature=0, max_tokens=6)
     # A start that ends mid-sentence, one that ends on a space, and three seeded
-    # samples where the model is unsure, of which the first continues.
+    # samples that differ, of which the first continues.
+    sampled = SamplingParams(n=3, temperature=1.0, seed=9, max_tokens=6)
     cases = [(conversation(SYSTEM, QUESTIONS[0]), "The capital of France is", greedy),
              (conversation(SYSTEM, QUESTIONS[0]), "Sure! ", greedy),
-             (conversation(None, "Purple"), "Why do cats",
-              SamplingParams(n=3, temperature=1.0, seed=9, max_tokens=6))]
+             (conversation(None, "Purple"), open_start(kit, sampled), sampled)]
     for before, start, params in cases:
         messages = before + [{"role": "assistant", "content": start}]
         got = student.continue_reply(kit.llm, messages, SIMPLE, params)
@@ -153,10 +187,11 @@ def check_multi_turn(student, kit, system, turns, template, params):
 @pytest.mark.exercise("multi_turn")
 def test_multi_turn(student, kit):
     greedy = SamplingParams(temperature=0, max_tokens=6)
-    # The last: three seeded samples per turn, of which the first is the reply.
+    # The last: three seeded samples per turn (differing on its first turn), of
+    # which the first is the reply.
     sampled = SamplingParams(n=3, temperature=1.0, seed=13, max_tokens=6)
     for system, turns, params in ((SYSTEM, QUESTIONS, greedy), (None, QUESTIONS[:1], greedy),
-                                  (None, ["Purple", "Why do cats"], sampled)):
+                                  (None, open_questions(kit, sampled, None, need=2), sampled)):
         check_multi_turn(student, kit, system, turns, SIMPLE, params)
 
 

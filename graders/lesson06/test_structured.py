@@ -21,6 +21,7 @@ from vllm_course.grading import expect
 from vllm_course.grading.checks import expect_sampling_params, generate_quietly
 from vllm_course.grading.compare import JSONSchemaError, fullmatch, json_loads, validate_json
 from vllm_course.grading.feedback import StudentCodeError, describe_type
+from vllm_course.grading.premises import require
 
 DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 LABELS = ["positive", "negative", "neutral"]
@@ -28,12 +29,13 @@ REVIEWS = ["Review: I loved every minute of it.\nSentiment:",
            "Review: The food was cold and late.\nSentiment:",
            "Review: It was fine, I guess.\nSentiment:",
            "The capital of France is", "Why do cats"]
-# (temperature, seed): greedy, then samples where the model is less and less sure.
+# (temperature, seed): greedy, then sampling at two temperatures.
 SETTINGS = [(0.0, None), (0.8, 1), (1.5, 3)]
 # The same small grammar twice: vLLM's EBNF (GBNF) form and the Lark form.
 EBNF = 'root ::= ("yes" | "no") ", because " [a-z ]+ "."'
 LARK = 'start: ("yes" | "no") ", because " /[a-z ]+/ "."'
 GRAMMAR_TEXT = r"(yes|no), because [a-z ]+\."
+DEFAULT_MAX_TOKENS = SamplingParams().max_tokens  # what a request without max_tokens gets
 
 
 class Event(BaseModel):
@@ -210,19 +212,29 @@ def kit_rates(kit, prompts, constraint, temperature, seed, max_tokens):
 @pytest.mark.exercise("constraint_effect")
 def test_constraint_effect(student, kit):
     prompts = REVIEWS + ["An event as JSON:", "The meeting is on", "Hello, my name is"]
-    # A choice (which vLLM rewrites into a grammar), a regex that some free text
-    # also matches, and a schema with too few tokens for some answers.
+    # A choice (which vLLM rewrites into a grammar), a regex that free text
+    # may match too, and a schema with room for a whole answer or not. That
+    # some free text does conform, and that the limit given changes a rate
+    # (against SamplingParams' default of 16), is established below.
     cases = [({"choice": LABELS}, 1.2, 7, 8),
              ({"regex": r"[ a-zA-Z]+"}, 1.0, 2, 6),
              ({"json": Event.model_json_schema()}, 0.5, 5, 40)]
+    rates = []
     for constraint, temperature, seed, max_tokens in cases:
         with kit.reference_helpers("conforms"):  # graded on its own
             got = student.constraint_effect(kit.llm, list(prompts),
                                             StructuredOutputsParams(**constraint),
                                             temperature, seed, max_tokens)
         want = kit_rates(kit, prompts, constraint, temperature, seed, max_tokens)
+        rates.append(want)
         expect(isinstance(got, tuple) and len(got) == 2,
                f"expected a tuple (unconstrained, constrained), got {describe_type(got)}")
         expect(got == want, f"with {constraint}, {setting(temperature, seed)} and "
                             f"max_tokens={max_tokens}: expected the conforming fractions "
                             f"{want} (unconstrained, constrained), got {got}")
+    require(kit, any(free > 0 for free, _ in rates),
+            "in some case, some unconstrained text conforms to the constraint")
+    require(kit, any(kit_rates(kit, prompts, c, t, s, DEFAULT_MAX_TOKENS) != want
+                     for (c, t, s, _), want in zip(cases, rates)),
+            f"in some case, the rates at the max_tokens given differ from those at "
+            f"{DEFAULT_MAX_TOKENS} tokens")

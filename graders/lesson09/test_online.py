@@ -5,9 +5,12 @@ the kit outside the checks' time (kit.server_url; once per run). The
 student's functions get its base URL, or a client of it, and the served
 model's name; their answers are compared with the kit's own requests to the
 same server. How the student's code called the server is read from the HTTP
-requests it sent (kit.client(on_request=...)), and how many of them were in
-flight at once through a relay that watches them (kit.watch()). Timings are
-compared with the grader's own clock as ratios, never as absolute seconds.
+requests it sent (kit.client(on_request=...)), how many of them were in
+flight at once through a relay that watches them (kit.watch()), and when the
+parts of a stream arrived from inside the client (stream_timeline): times are
+compared with events, never with shares of a wall clock. Which prompts run
+long, and which replies a limit cuts, is established on the server's own
+answers (premises.py), never assumed.
 """
 
 import concurrent.futures
@@ -17,17 +20,28 @@ import time
 import pytest
 
 from vllm_course.grading import expect
-from vllm_course.grading.feedback import StudentCodeError, describe_type, short_repr
+from vllm_course.grading.feedback import KitError, StudentCodeError, describe_type, short_repr
+from vllm_course.grading.premises import establish
+from vllm_course.grading.stream_timeline import StreamTimeline
 
 PROMPT = "The capital of France is"
-LONG = "Story number 3: once upon a time"  # runs to max_tokens on the offline model
 MESSAGES = [{"role": "system", "content": "You answer in one short sentence."},
             {"role": "user", "content": "What is the capital of France?"}]
-BATCH = [f"Story number {i}: once upon a time" for i in range(8)]
-# The first token of a 64-token stream must come within this share of the
-# stream's whole time (measured here: about 0.1).
-FIRST_TOKEN_SHARE = 0.5
+# The longest completion any check asks for: LONG is the first candidate whose
+# greedy completion on the server goes on that far (finish_reason "length").
+LONGEST = 64
+LONG_CANDIDATES = ["Story number 3: once upon a time", "Story number 5: once upon a time",
+                   "Once upon a time", "The future of AI is", "Hello, my name is",
+                   "My favourite food is", "Seven green", "Why do cats", "Purple"]
+# complete_all's prompts: eight whose greedy completions all differ, so that
+# order and repetition show.
+BATCH_SIZE = 8
+BATCH_CANDIDATES = [f"Story number {i}: once upon a time" for i in range(12)] + \
+    LONG_CANDIDATES[2:]
+# Limits for chat's short reply: the first that cuts the greedy reply.
+SHORT_REPLY_CANDIDATES = (6, 4, 2, 1)
 TIMING_TRIES = 3
+CLOCK_SLACK = 2e-3  # seconds: the student's clock reads beside the grader's
 
 
 class Requests:
@@ -44,12 +58,46 @@ class Requests:
         return [body for path, body in self.sent if path.endswith(path_end)]
 
 
+def kit_choices(kit, prompts: list[str], max_tokens: int, **params) -> list:
+    """The kit's own completions of `prompts` (greedy unless `params` say
+    otherwise), one request: a choice (text, finish_reason) each, in order."""
+    params.setdefault("temperature", 0)
+    response = kit.client().completions.create(model=kit.served_model, prompt=prompts,
+                                               max_tokens=max_tokens, **params)
+    return sorted(response.choices, key=lambda c: c.index)
+
+
 def kit_text(kit, prompt: str, max_tokens: int, **params) -> str:
     """The kit's own completion of `prompt` (greedy unless `params` say otherwise)."""
-    params.setdefault("temperature", 0)
-    response = kit.client().completions.create(model=kit.served_model, prompt=prompt,
-                                               max_tokens=max_tokens, **params)
-    return response.choices[0].text
+    return kit_choices(kit, [prompt], max_tokens, **params)[0].text
+
+
+def long_prompt(kit) -> str:
+    return establish(kit, f"the greedy completion goes on to {LONGEST} tokens (finish_reason "
+                          "\"length\")", LONG_CANDIDATES,
+                     lambda ps: [c.finish_reason == "length" for c in kit_choices(kit, ps, LONGEST)])[0]
+
+
+def batch_prompts(kit, max_tokens: int) -> list[str]:
+    def holds(prompts):
+        seen, answers = set(), []
+        for c in kit_choices(kit, prompts, max_tokens):
+            answers.append(c.text not in seen)
+            seen.add(c.text)
+        return answers
+
+    return establish(kit, f"its {max_tokens}-token greedy completion differs from those of the "
+                          "other prompts chosen", BATCH_CANDIDATES, holds, need=BATCH_SIZE)
+
+
+def short_reply_limit(kit) -> int:
+    def holds(limits):
+        return [kit.client().chat.completions.create(
+            model=kit.served_model, messages=MESSAGES, max_tokens=n,
+            temperature=0).choices[0].finish_reason == "length" for n in limits]
+
+    return establish(kit, "this max_tokens cuts the greedy chat reply short (finish_reason "
+                          "\"length\")", SHORT_REPLY_CANDIDATES, holds)[0]
 
 
 def in_own_thread(function, *args):
@@ -105,7 +153,7 @@ def test_served_models(student, kit):
 
 @pytest.mark.exercise("complete")
 def test_complete(student, kit):
-    for prompt, max_tokens in ((PROMPT, 24), (LONG, 40)):
+    for prompt, max_tokens in ((PROMPT, 24), (long_prompt(kit), 40)):
         requests = Requests()
         got = student.complete(kit.client(requests), kit.served_model, prompt, max_tokens)
         expect(requests.bodies("/completions"), "no request reached /v1/completions")
@@ -115,7 +163,7 @@ def test_complete(student, kit):
 
 @pytest.mark.exercise("chat")
 def test_chat(student, kit):
-    for max_tokens in (20, 6):  # 6 cuts the reply short
+    for max_tokens in (20, short_reply_limit(kit)):
         requests = Requests()
         got = student.chat(kit.client(requests), kit.served_model, [dict(m) for m in MESSAGES],
                            max_tokens)
@@ -139,8 +187,8 @@ def check_sample(student, kit, prompt: str, temperature: float, top_k: int, seed
     expect(sent[-1].get("top_k") == top_k,
            f"the request carried top_k={sent[-1].get('top_k')!r}, not {top_k}: vLLM's own "
            "parameters go in extra_body={...}")
-    # Checked on the request: unseeded sampling from a confident model often
-    # gives the seeded text anyway, so the text alone would pass by luck.
+    # Checked on the request: unseeded sampling can give the seeded text by
+    # chance, so the text alone cannot show that the seed was sent.
     expect(sent[-1].get("seed") == seed,
            f"the request carried seed={sent[-1].get('seed')!r}, not {seed}: without it the "
            "same call gives different text")
@@ -152,75 +200,108 @@ def check_sample(student, kit, prompt: str, temperature: float, top_k: int, seed
 @pytest.mark.exercise("sample")
 def test_sample(student, kit):
     check_sample(student, kit, PROMPT, temperature=1.5, top_k=1, seed=7)
-    check_sample(student, kit, LONG, temperature=0.7, top_k=5, seed=11)
+    check_sample(student, kit, long_prompt(kit), temperature=0.7, top_k=5, seed=11)
 
 
 @pytest.mark.exercise("stream_text")
 def test_stream_text(student, kit):
     requests = Requests()
-    got = student.stream_text(kit.client(requests), kit.served_model, LONG, 32)
+    got = student.stream_text(kit.client(requests), kit.served_model, long_prompt(kit), 32)
     expect_streamed(requests, 32)
-    expect_text(got, kit_text(kit, LONG, 32), "the joined chunks (the same text as without "
-                                               "streaming)")
+    expect_text(got, kit_text(kit, long_prompt(kit), 32),
+                "the joined chunks (the same text as without streaming)")
 
 
-def timing_problem(first: float, total: float, elapsed: float) -> str | None:
-    """What is wrong with (first, total) of a 64-token stream whose call took
-    `elapsed` by the grader's clock, or None."""
+def timing_problem(first: float, total: float, call: tuple[float, float],
+                   exchange) -> tuple[str | None, bool]:
+    """(What is wrong with the student's (first, total), or None; whether this
+    stream tells a right first-token time from the time of the last text).
+
+    Events, from inside the client: the request left at `exchange.sent`, no
+    earlier than the student's clock started; the student's loop saw the first
+    text after the read that completed it ended, and before the next read
+    began; the last text after the read that completed it; and the call ran
+    from call[0] to call[1] by the grader's clock."""
+    started, returned = call
+    reads = exchange.reads
+    texts = exchange.text_reads()
+    first_read, last_read = reads[texts[0]], reads[texts[-1]]
+    next_start = reads[texts[0] + 1].start if texts[0] + 1 < len(reads) else returned
+    earliest_first = first_read.end - exchange.sent - CLOCK_SLACK
+    latest_first = next_start - started + CLOCK_SLACK
+    earliest_total = last_read.end - exchange.sent - CLOCK_SLACK
+    latest_total = returned - started + CLOCK_SLACK
+    # A first-token time noted at the last text is at least earliest_total:
+    # this stream tells them apart when a right answer must come before it.
+    telling = latest_first < earliest_total
     if not 0 < first <= total:
-        return f"expected 0 < first token time <= total time, got ({first}, {total})"
-    if total > elapsed:
+        return f"expected 0 < first token time <= total time, got ({first}, {total})", telling
+    if total > latest_total:
         return (f"the total, {total:.3f} s, is longer than the whole call took by the grader's "
-                f"clock ({elapsed:.3f} s)")
-    if total < 0.5 * elapsed:
-        return (f"the total, {total:.3f} s, is under half of what the call took by the grader's "
-                f"clock ({elapsed:.3f} s): start the clock before the request, stop it after the "
-                "last chunk")
-    if first > FIRST_TOKEN_SHARE * total:
-        return (f"the first token came after {first / total:.0%} of the stream's time ({first:.3f} "
-                f"of {total:.3f} s): for 64 tokens it should come within the first "
-                f"{FIRST_TOKEN_SHARE:.0%}. Note the time of the first chunk with text, not of "
-                "the end")
-    return None
+                f"clock ({returned - started:.3f} s): measure seconds with "
+                "time.perf_counter()"), telling
+    if total < earliest_total:
+        return (f"the total, {total:.3f} s, ends before the last text reached your client "
+                f"({earliest_total + CLOCK_SLACK:.3f} s after the request left): start the "
+                "clock before the request, stop it after the last chunk"), telling
+    if first > latest_first:
+        return (f"the first token time, {first:.3f} s, is later than when the next part of the "
+                f"stream was asked for ({latest_first - CLOCK_SLACK:.3f} s after the call began): "
+                "note the time of the first chunk with text, as it arrives, not of the end"), \
+            telling
+    if first < earliest_first:
+        return (f"the first token time, {first:.3f} s, is earlier than the first text reached "
+                f"your client ({earliest_first + CLOCK_SLACK:.3f} s after the request left): "
+                "start the clock before the request"), telling
+    return None, telling
 
 
 @pytest.mark.exercise("time_to_first_token")
 def test_time_to_first_token(student, kit):
-    # The server is shared (a class is graded in parallel): a busy moment can
-    # deliver a whole stream at once. Right code passes one of a few tries;
-    # wrong code fails them all.
+    # A busy server can deliver a whole stream in one read, and then no answer
+    # is told from another: right code passes any try that tells them apart,
+    # wrong code fails the first try whose events contradict it.
+    prompt = long_prompt(kit)
     for _ in range(TIMING_TRIES):
-        requests = Requests()
-        start = time.perf_counter()
-        got = student.time_to_first_token(kit.client(requests), kit.served_model, LONG, 64)
-        elapsed = time.perf_counter() - start
+        requests, timeline = Requests(), StreamTimeline()
+        client = kit.client(requests, timeline)
+        started = time.perf_counter()
+        got = student.time_to_first_token(client, kit.served_model, prompt, LONGEST)
+        returned = time.perf_counter()
         expect(isinstance(got, tuple) and len(got) == 2
-               and all(isinstance(t, (int, float)) for t in got),
+               and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in got),
                f"expected (seconds to the first token, seconds in all), got {describe_type(got)}")
-        expect_streamed(requests, 64)
-        problem = timing_problem(*got, elapsed)
-        if problem is None:
+        expect_streamed(requests, LONGEST)
+        exchange = timeline.streamed("/completions")
+        expect(exchange is not None, "no text came back from a streamed request to "
+                                     "/v1/completions")
+        problem, telling = timing_problem(*got, (started, returned), exchange)
+        expect(problem is None, problem or "")
+        if telling:
             return
-    expect(False, problem)
+    raise KitError(f"in {TIMING_TRIES} tries, the server never streamed {LONGEST} tokens in "
+                   "parts far enough apart to tell the first token's time from the last's "
+                   "(the machine may be overloaded)")
 
 
 @pytest.mark.exercise("complete_all")
 def test_complete_all(student, kit):
-    want = [kit_text(kit, prompt, 32) for prompt in BATCH]
+    batch = batch_prompts(kit, 32)
+    want = [kit_text(kit, prompt, 32) for prompt in batch]
     with kit.watch() as watch:  # counts the student's requests in flight at once
         got = in_own_thread(student.complete_all, watch.base_url, kit.served_model,
-                            list(BATCH), 32)
+                            list(batch), 32)
     expect(isinstance(got, list) and all(isinstance(t, str) for t in got),
            f"expected a list of texts, got {describe_type(got)}")
-    expect(len(got) == len(BATCH), f"expected {len(BATCH)} texts, got {len(got)}")
+    expect(len(got) == len(batch), f"expected {len(batch)} texts, got {len(got)}")
     if sorted(got) == sorted(want):
         expect(got == want, "the texts are right but not in the order of the prompts: "
                             "asyncio.gather keeps the order it was given")
     for i, (g, w) in enumerate(zip(got, want)):
-        expect_text(g, w, f"prompt {i} ({BATCH[i]!r})")
+        expect_text(g, w, f"prompt {i} ({batch[i]!r})")
     at_once = watch.most_at_once()
-    expect(at_once > len(BATCH) // 2,
-           f"at most {at_once} of the {len(BATCH)} requests were in flight at once: send them "
+    expect(at_once > len(batch) // 2,
+           f"at most {at_once} of the {len(batch)} requests were in flight at once: send them "
            "all before awaiting any, so that the server batches them")
 
 
