@@ -36,6 +36,9 @@ class Model:
     name: str  # the real model's Hugging Face id
     stand_in: str  # the offline_model recipe built when the real model cannot be had
     env: str  # the environment variable that chooses another model in its place
+    # A second stand-in recipe, trained differently, that no grader was tuned
+    # on: the test matrix grades the lessons on it too. None: no such recipe.
+    unseen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,11 @@ def _models(data: dict, path: Path) -> dict[str, Model]:
             raise ManifestError(f"{path}: {where}.env must be a variable of its own named "
                                 f"VLLM_COURSE_..._MODEL, found {env!r}")
         envs.add(env)
-        models[name] = Model(name, stand_in, env)
+        unseen = raw.get("unseen") if isinstance(raw, dict) else None
+        if unseen is not None and (unseen not in RECIPES or unseen == stand_in):
+            raise ManifestError(f"{path}: {where}.unseen must be another of the kit's offline "
+                                f"recipes {sorted(RECIPES)}, found {unseen!r}")
+        models[name] = Model(name, stand_in, env, unseen)
     return models
 
 

@@ -11,6 +11,8 @@ Recipes:
   * ``tiny``: the offline teaching model. Trained for a fixed number of steps with a fixed seed
     so that its greedy continuations of the lesson prompts are readable, and so that some of them
     end with EOS (finish_reason "stop") while "The future of AI is" runs to the length limit.
+  * ``tiny-unseen``: a second teaching-model recipe, trained differently (seed, shape, a sample
+    of the corpus), that no grader was tuned on: the test matrix grades every lesson on it.
   * ``opt-125m-shape``: the real opt-125m dimensions with random weights, for benchmarks only.
   * ``minilm-embed``: a BERT sentence-embedding model standing in for
     ``sentence-transformers/all-MiniLM-L6-v2``; its files are written by ``offline_encoder``.
@@ -94,6 +96,33 @@ RECIPES: dict[str, dict] = {
         },
         # Fixed torch thread count: CPU kernels may split reductions by thread, so for
         # byte-identical builds it is part of the recipe, not of the machine.
+        "threads": 2,
+    },
+    # A second OPT stand-in that no grader was tuned on: other seed (so other
+    # initial weights and batch order), another shape (smaller: it trains in
+    # about half the time of "tiny"), trained on a seeded 85% of the corpus'
+    # documents (every conversation kept) with a tokenizer of its own. The test
+    # matrix (`make test-matrix`) grades every lesson on it, as the nearest
+    # offline thing to meeting the real opt-125m.
+    "tiny-unseen": {
+        "hidden_size": 128,  # 2 heads of 64: a head size vLLM's CPU attention takes
+        "num_attention_heads": 2,
+        "num_hidden_layers": 3,
+        "ffn_dim": 384,
+        "max_position_embeddings": 1024,
+        "tokenizer_vocab_size": 2048,
+        "seed": 2027,
+        "init_std": 0.02,
+        "dropout": 0.0,
+        "corpus_sample": {"keep": 0.85, "seed": 11},
+        "train": {
+            "steps": 300,
+            "batch_tokens": 1024,
+            "lr": 3e-3,
+            "warmup_steps": 30,
+            "weight_decay": 0.0,
+            "grad_clip": 1.0,
+        },
         "threads": 2,
     },
     "opt-125m-shape": {
@@ -253,6 +282,17 @@ def load_corpus() -> list[tuple[str, bool, int, bool]]:
     return docs
 
 
+def _sample(docs: list[tuple], sample: dict | None) -> list[tuple]:
+    """A recipe's `corpus_sample`: each document kept with probability `keep`
+    (seeded), every conversation kept (lesson 5's template needs them)."""
+    if not sample:
+        return docs
+    import random
+
+    rng = random.Random(sample["seed"])
+    return [d for d in docs if not d[3] or rng.random() < sample["keep"]]
+
+
 def _train_tokenizer(docs: list[tuple], vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -379,7 +419,7 @@ def _train(model, recipe: dict, sequences: list[list[int]], progress) -> None:
         opt.step()
         sched.step()
         if step % max(1, steps // 4) == 0 or step == steps:
-            progress(f"training tiny model: step {step}/{steps}, loss {loss.item():.2f}")
+            progress(f"training the OPT stand-in: step {step}/{steps}, loss {loss.item():.2f}")
     model.eval()
 
 
@@ -393,7 +433,7 @@ def _build_files(name: str, out: Path, progress) -> None:
     from transformers import OPTConfig, OPTForCausalLM
 
     recipe = _recipe(name)
-    docs = load_corpus()
+    docs = _sample(load_corpus(), recipe.get("corpus_sample"))
     tok = _train_tokenizer(docs, recipe["tokenizer_vocab_size"])
     max_len = recipe["max_position_embeddings"]
     _write_tokenizer(tok, out, max_len)
@@ -596,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Build the offline stand-in for facebook/opt-125m; print its directory.",
     )
     p.add_argument("name", nargs="?", default="tiny", choices=sorted(RECIPES) + ["course"],
-                   help="a recipe, or 'course': every stand-in that course.yaml names")
+                   help="a recipe, or 'course': every stand-in (and unseen stand-in) that "
+                        "course.yaml names")
     p.add_argument("--force", action="store_true", help="rebuild even if a valid build exists")
     p.add_argument("--out", help="build into this directory instead of the cache")
     args = p.parse_args(argv)
@@ -606,7 +647,9 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--out builds one recipe, not the whole course")
         from vllm_course.manifest import course
 
-        for recipe in sorted({m.stand_in for m in course().models.values()}):
+        recipes = {m.stand_in for m in course().models.values()} | \
+            {m.unseen for m in course().models.values() if m.unseen}
+        for recipe in sorted(recipes):
             print(build(recipe, progress=log) if action == "build" or args.force
                   else ensure_built(recipe, progress=log))
         return 0
