@@ -1,7 +1,7 @@
 # The kit's commands. A new user needs two: `make setup`, then `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup test bench mutants lock clean-model
+.PHONY: setup test test-matrix bench mutants lock clean-model
 
 setup:  ## create .venv and install vLLM, the kit and the offline model
 	@bash scripts/setup.sh
@@ -9,6 +9,10 @@ setup:  ## create .venv and install vLLM, the kit and the offline model
 test:  ## the kit's own test suite (real vLLM on this machine)
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
 	@$(PY) -m pytest tests --durations=25
+
+test-matrix:  ## every lesson's class graded under each dtype and model; prints a table
+	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
+	@$(PY) -m vllm_course.matrix $(LESSONS)
 
 bench:  ## side-by-side throughput and start-up figures
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }

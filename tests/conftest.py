@@ -96,6 +96,52 @@ CLASS_GRADE_OPTIONS = ("-j", str(CLASS_JOBS), "--time-limit", "60", "--memory-li
 
 
 @pytest.fixture(scope="session")
+def rotated_cell(course_platform_active):
+    """lesson -> the matrix cell (vllm_course.matrix) of its extra class run:
+    VLLM_COURSE_TEST_CELL if set, else the rotation by commit count, away from
+    the machine's own dtype on the default model."""
+    import os
+
+    from vllm_course import matrix
+    from vllm_course.manifest import course
+
+    pinned = os.environ.get(matrix.CELL_ENV)
+    if pinned:
+        cell = matrix.Cell.parse(pinned)
+        return lambda lesson: cell
+    own = None
+    if course_platform_active:
+        from vllm_course.cpu_platform.dtype_choice import fastest_dtype
+
+        own = str(fastest_dtype()).removeprefix("torch.")
+    turn = matrix.commit_count()
+    ids = [l.id for l in course().lessons]
+    return lambda lesson: matrix.rotated(ids.index(lesson.id), turn, own)
+
+
+@pytest.fixture(scope="session")
+def graded_rotated(tmp_path_factory, rotated_cell):
+    """`course grade` of each lesson's reference, stubs and planted mistakes
+    once more, in its rotated_cell: (results by student, output, cell)."""
+    from grading_helpers import course_grade, write_class
+
+    runs = {}
+
+    def run(lesson):
+        if lesson.id not in runs:
+            cell = rotated_cell(lesson)
+            root = tmp_path_factory.mktemp(f"rotated-{lesson.id}")
+            write_class(lesson, root / "in", notebooks=False)
+            print(f"\n{lesson.id}: extra class run in the cell {cell.name}", flush=True)
+            results, out, _ = course_grade(lesson, root / "in", root / "out",
+                                           *CLASS_GRADE_OPTIONS, env=cell.env())
+            runs[lesson.id] = (results, f"[cell {cell.name}]\n{out}", cell)
+        return runs[lesson.id]
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
     """`course grade` run once per lesson over a class of the reference, the
     stubs, every planted mistake and two notebooks (grading_helpers.write_class;

@@ -41,12 +41,12 @@ def notebook_mistake(lesson: Lesson) -> planted.Mistake:
     return planted.mistakes(lesson)[0]
 
 
-def write_class(lesson: Lesson, folder: Path) -> None:
+def write_class(lesson: Lesson, folder: Path, notebooks: bool = True) -> None:
     """A class of plain-file submissions: the reference solution (graded last:
     its id sorts last), the untouched stubs, and each planted mistake; and, in
     nbgrader's layout (submitted/<student>/<lesson>/<lesson>.ipynb), nb-right
     with the lesson's notebook as built and nb-wrong with notebook_mistake in
-    its solution cell."""
+    its solution cell (unless `notebooks` is False)."""
     import json
 
     from vllm_course.nbgrader_build import notebook
@@ -58,6 +58,8 @@ def write_class(lesson: Lesson, folder: Path) -> None:
     reference = solution_path(lesson).read_text()
     for mistake in planted.mistakes(lesson):
         (folder / f"{mistake.student}.py").write_text(mistake.apply(reference))
+    if not notebooks:
+        return
     wrong = notebook_mistake(lesson)
     for student, answers in (("nb-right", {}), ("nb-wrong", {wrong.function: wrong})):
         nb = notebook(lesson)
@@ -70,12 +72,14 @@ def write_class(lesson: Lesson, folder: Path) -> None:
         path.write_text(json.dumps(nb))
 
 
-def course_grade(lesson: Lesson, folder: Path, out: Path, *extra: str) -> tuple[dict, str, int]:
-    """Run `course grade`; return ({student: results.json}, its output, exit status)."""
+def course_grade(lesson: Lesson, folder: Path, out: Path, *extra: str,
+                 env: dict | None = None) -> tuple[dict, str, int]:
+    """Run `course grade` (with `env` added to the environment); return
+    ({student: results.json}, its output, exit status)."""
     done = subprocess.run(
         [str(Path(sys.executable).parent / "course"), "grade", lesson.id, str(folder),
          "--out", str(out), *extra],
-        capture_output=True, text=True, timeout=3000,
+        capture_output=True, text=True, timeout=3000, env={**os.environ, **(env or {})},
     )
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
     return results, done.stdout + done.stderr, done.returncode

@@ -4,7 +4,9 @@ For each lesson in course.yaml: the committed stubs are generated from the
 solutions; and in one `course grade` run over a class (the reference
 solution, the stubs and each planted mistake of tests/planted_mistakes.yaml)
 the solution scores full points, the stubs score 0 with "not implemented"
-feedback, and each planted mistake loses exactly its exercise's points. That
+feedback, and each planted mistake loses exactly its exercise's points. The
+same holds in a second run of each lesson in another dtype or model (the
+"rotated" run: a cell of vllm_course/matrix.py). That
 those scores equal plain `pytest exercises/lessonNN` runs is tested in
 test_warm_grader.py.
 """
@@ -48,6 +50,27 @@ def test_committed_stubs_are_generated_from_the_solutions(lesson):
         "exercises/ drifted from solutions/: run `course stubs` and commit the result")
 
 
+# The class runs in the machine's own cell, and once more in another cell of
+# the matrix (vllm_course/matrix.py; `make test-matrix` runs them all).
+RUNS = ["main", "rotated"]
+
+
+def class_run(run: str, lesson, graded_class, graded_rotated):
+    """(results by student, output) of the lesson's main or rotated class run."""
+    if run == "main":
+        results, out, *_ = graded_class(lesson)
+    else:
+        results, out, _ = graded_rotated(lesson)
+    return results, out
+
+
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
+def test_reference_scores_full_points(lesson, run, graded_class, graded_rotated):
+    results, out = class_run(run, lesson, graded_class, graded_rotated)
+    assert scores(results["zz-reference"]) == full(lesson), out[-4000:]
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
 def test_solutions_score_full_points(lesson, graded_class):
     results, out, _, root = graded_class(lesson)
@@ -84,9 +107,11 @@ def test_each_submission_is_timed_from_its_own_start(lesson, graded_class):
     assert graded <= CLASS_JOBS * run["seconds"], (graded, run["seconds"])
 
 
+@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
-def test_stubs_score_zero_with_not_implemented_feedback(lesson, graded_class):
-    results, out, _, _ = graded_class(lesson)
+def test_stubs_score_zero_with_not_implemented_feedback(lesson, run, graded_class,
+                                                        graded_rotated):
+    results, out = class_run(run, lesson, graded_class, graded_rotated)
     stub = results["stub"]
     assert stub["score"] == 0, out[-4000:]
     for test in stub["tests"]:
@@ -95,10 +120,12 @@ def test_stubs_score_zero_with_not_implemented_feedback(lesson, graded_class):
         assert "Traceback" not in test["output"]
 
 
+@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("lesson,mistake", MISTAKES,
                          ids=[f"{l.id}-{m.function}-{m.name}" for l, m in MISTAKES])
-def test_planted_mistake_loses_exactly_its_points(lesson, mistake, graded_class):
-    results, out, _, _ = graded_class(lesson)
+def test_planted_mistake_loses_exactly_its_points(lesson, mistake, run, graded_class,
+                                                  graded_rotated):
+    results, out = class_run(run, lesson, graded_class, graded_rotated)
     function = mistake.function
     graded = results[mistake.student]
     assert scores(graded) == dict(full(lesson), **{function: 0}), [
