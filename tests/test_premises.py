@@ -45,6 +45,18 @@ def test_establish_keeps_the_first_candidates_that_hold_in_order():
     assert len(asked) == 1
 
 
+def test_one_at_a_time_stops_once_enough_hold():
+    kit, asked = FakeKit(), []
+
+    def holds(some):
+        asked.append(some)
+        return [c != "b" for c in some]
+
+    assert premises.establish(kit, "not b", ["b", "c", "d", "e"], holds, need=2,
+                              batch=1) == ["c", "d"]
+    assert asked == [["b"], ["c"], ["d"]]  # "e" was never run
+
+
 def test_too_few_candidates_is_a_kit_error_naming_premise_and_model():
     kit = FakeKit()
     with pytest.raises(KitError) as error:

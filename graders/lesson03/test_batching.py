@@ -220,11 +220,12 @@ def test_generate_per_prompt(student, kit):
     for prompts, lengths in (([A, B, A, C, F], [7, 2, 11, 1, 5]), ([H, D, E], [9, 4, 6])):
         outs, watch = watched(kit, student.generate_per_prompt, kit.llm, prompts, lengths)
         expect_outputs_in_prompt_order(outs, prompts)
-        got_lengths = [len(o.outputs[0].token_ids) for o in outs]
-        expect(got_lengths == lengths,
-               f"with max_tokens {lengths} the completions should have {lengths} tokens, got "
-               f"{got_lengths}: give each prompt its own SamplingParams(max_tokens=...)")
         reference = kit.llm.generate(prompts, [greedy(m) for m in lengths], use_tqdm=False)
+        got_lengths = [len(o.outputs[0].token_ids) for o in outs]
+        want_lengths = [len(o.outputs[0].token_ids) for o in reference]
+        expect(got_lengths == want_lengths,
+               f"with max_tokens {lengths} the completions should have {want_lengths} tokens, "
+               f"got {got_lengths}: give each prompt its own SamplingParams(max_tokens=...)")
         for i, (out, ref) in enumerate(zip(outs, reference)):
             expect(list(out.outputs[0].token_ids) == list(ref.outputs[0].token_ids),
                    f"item {i} (prompt {prompts[i]!r}): expected the greedy tokens "

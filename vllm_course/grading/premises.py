@@ -24,20 +24,30 @@ T = TypeVar("T")
 
 
 def establish(kit, premise: str, candidates: Sequence[T],
-              holds: Callable[[list[T]], list[bool]], need: int = 1) -> list[T]:
+              holds: Callable[[list[T]], list[bool]], need: int = 1,
+              batch: int | None = None) -> list[T]:
     """The first `need` candidates, in their order, on which `premise` holds.
 
-    `holds(candidates)` answers for all of them at once (one batched run of the
-    kit's) with one bool each. `premise` reads after "an input on which", e.g.
-    "the greedy run goes to 12 tokens". Raises KitError when fewer than `need` hold.
+    `holds(some)` answers for a list of candidates with one bool each: for
+    all of them at once (one batched run of the kit's), or `batch` at a time,
+    in order, until `need` hold (when the check runs each input alone: a
+    batch can change a greedy run's last digits). `premise` names the property,
+    e.g. "the greedy run goes to 12 tokens". Raises KitError when fewer than
+    `need` hold.
     """
     key = (premise, repr(list(candidates)), need)
     if key not in kit.premises:
-        answers = list(holds(list(candidates)))
-        if len(answers) != len(candidates):
-            raise ValueError(f"premise {premise!r}: {len(answers)} answers for "
-                             f"{len(candidates)} candidates")
-        kept = [c for c, ok in zip(candidates, answers) if ok]
+        size = batch or len(candidates) or 1
+        kept = []
+        for start in range(0, len(candidates), size):
+            some = list(candidates[start:start + size])
+            answers = list(holds(some))
+            if len(answers) != len(some):
+                raise ValueError(f"premise {premise!r}: {len(answers)} answers for "
+                                 f"{len(some)} candidates")
+            kept += [c for c, ok in zip(some, answers) if ok]
+            if len(kept) >= need:
+                break
         kit.premises[key] = kept[:need] if len(kept) >= need else \
             KitError(unmet(kit, premise, candidates, len(kept), need))
     found = kit.premises[key]
@@ -80,8 +90,10 @@ def runs_to(kit, max_tokens: int) -> Callable[[list[str]], list[bool]]:
     """holds: the prompt's greedy run ends on the length limit (finish_reason
     "length") at `max_tokens`, and its text is not that of an earlier prompt
     that holds (so that prompts told apart by their outputs are)."""
+    seen = set()  # across the calls of one establish
+
     def holds(prompts: list[str]) -> list[bool]:
-        seen, answers = set(), []
+        answers = []
         for c in _greedy(kit, prompts, max_tokens):
             ok = c.finish_reason == "length" and c.text not in seen
             answers.append(ok)
