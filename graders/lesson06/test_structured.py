@@ -112,7 +112,11 @@ def check_fill_model(student, kit, prompt, model_class, settings, max_tokens):
                                          f"model you were given), got {describe_type(got)}")
         [text] = constrained(kit, [prompt], temperature, seed, max_tokens,
                              json=model_class.model_json_schema())
-        want = model_class.model_validate_json(text)
+        try:
+            want = model_class.model_validate_json(text)
+        except ValueError:  # pydantic's ValidationError is one
+            require(kit, False, f"the constrained run's JSON for {prompt!r} is whole within "
+                                f"{max_tokens} tokens ({setting(temperature, seed)})")
         expect(got.model_dump() == want.model_dump(),
                f"with {setting(temperature, seed)}, expected {want!r} (the constrained "
                f"run's JSON {text}), got {got!r}")
@@ -132,8 +136,9 @@ def test_fill_model_with_another_schema(student, kit):
 @pytest.mark.exercise("follow_grammar")
 def test_follow_grammar(student, kit):
     prompts = REVIEWS[:3]
-    # Room enough for every sentence to end, then too little: a constraint cut
-    # off by max_tokens is unfinished (finish_reason "length"), like any output.
+    # Room enough for every sentence to end (established on the kit's run),
+    # then too little: a constraint cut off by max_tokens is unfinished
+    # (finish_reason "length"), like any output.
     for grammar, (temperature, seed), max_tokens in ((EBNF, SETTINGS[0], 32),
                                                      (LARK, (1.0, 1), 48),
                                                      (EBNF, SETTINGS[2], 6)):
@@ -141,6 +146,10 @@ def test_follow_grammar(student, kit):
                                      max_tokens)
         expect_texts(got, len(prompts))
         want = constrained(kit, prompts, temperature, seed, max_tokens, grammar=grammar)
+        if max_tokens > 6:
+            require(kit, all(fullmatch(GRAMMAR_TEXT, t) is not None for t in want),
+                    f"with {setting(temperature, seed)} every constrained sentence ends within "
+                    f"{max_tokens} tokens (the kit's run gave {want})")
         expect(got == want, f"with {setting(temperature, seed)} and max_tokens={max_tokens}, "
                             f"expected the constrained run's texts {want}, got {got}")
         if max_tokens > 6:
