@@ -125,6 +125,8 @@ def graded_rotated(tmp_path_factory, rotated_cell):
     once more, in its rotated_cell: (results by student, output, cell)."""
     from grading_helpers import course_grade, write_class
 
+    from vllm_course import matrix
+
     runs = {}
 
     def run(lesson):
@@ -135,7 +137,9 @@ def graded_rotated(tmp_path_factory, rotated_cell):
             print(f"\n{lesson.id}: extra class run in the cell {cell.name}", flush=True)
             results, out, _ = course_grade(lesson, root / "in", root / "out",
                                            *CLASS_GRADE_OPTIONS, env=cell.env())
-            runs[lesson.id] = (results, f"[cell {cell.name}]\n{out}", cell)
+            # Last, so that the tail a failed assertion shows names it.
+            runs[lesson.id] = (results, f"{out}\n[extra class run in the cell {cell.name}: "
+                                        f"{matrix.CELL_ENV}={cell.name} reproduces it]", cell)
         return runs[lesson.id]
 
     return run

@@ -129,7 +129,7 @@ def test_planted_mistake_loses_exactly_its_points(lesson, mistake, run, graded_c
     function = mistake.function
     graded = results[mistake.student]
     assert scores(graded) == dict(full(lesson), **{function: 0}), [
-        t["output"] for t in graded["tests"] if t["status"] == "failed"]
+        t["output"] for t in graded["tests"] if t["status"] == "failed"] + out.splitlines()[-1:]
     [failed] = [t for t in graded["tests"] if t["status"] == "failed"]
     assert failed["output"].startswith(f"{function}: ")
     assert "Hint:" in failed["output"]
