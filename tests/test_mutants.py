@@ -79,6 +79,21 @@ def test_a_replace_edit_must_match_once():
     assert "texts.sort(key=str)" in m.apply(SOLUTION)
 
 
+def test_a_mistake_that_does_not_parse_is_a_problem(tmp_path, monkeypatch):
+    import dataclasses
+
+    solution = tmp_path / "t.py"
+    solution.write_text(SOLUTION)
+    lesson = dataclasses.replace(LESSON)
+    monkeypatch.setattr(type(lesson), "solution_path", property(lambda self: solution))
+    escaped = planted.Mistake("lesson99", "first_texts", "literal-newline", None, None,
+                              ("key=len)", "key=len)\\nreturn []"))
+    monkeypatch.setattr(planted, "_all", lambda: (escaped,))
+    course = type("C", (), {"lessons": (lesson,)})()
+    found = planted.problems(course)
+    assert any("literal-newline: the edited solution does not parse" in p for p in found), found
+
+
 def test_plain_values_strips_lying_subclasses():
     class Same(str):
         def __eq__(self, other):

@@ -179,4 +179,11 @@ def problems(course: Course) -> list[str]:
                 if changed == solution:
                     out.append(f"{where}: {lesson.id}.{e.function} {m.name}: it is the reference "
                                "solution itself")
+                    continue
+                try:  # a mistake is wrong code that runs, not a file that fails to parse
+                    compile(changed, str(lesson.solution_path), "exec")
+                except SyntaxError as err:
+                    out.append(f"{where}: {lesson.id}.{e.function} {m.name}: the edited solution "
+                               f"does not parse (line {err.lineno}: {err.msg}); in a replace, "
+                               "write \\n in double quotes for a new line")
     return out
