@@ -57,6 +57,30 @@ def test_one_at_a_time_stops_once_enough_hold():
     assert asked == [["b"], ["c"], ["d"]]  # "e" was never run
 
 
+def test_what_the_reference_run_found_seeds_the_next_session(monkeypatch):
+    # The warm grader's path: the reference child exports, JSON carries it,
+    # every later child seeds its kit and asks the model nothing.
+    monkeypatch.setattr(premises, "_seeded", {})
+    first, asked = FakeKit(), []
+    pairs = [("a", 1), ("b", 2), ("c", 3)]
+
+    def holds(some):
+        asked.append(some)
+        return [n > 1 for _, n in some]
+
+    assert premises.establish(first, "n > 1", pairs, holds, need=2) == [("b", 2), ("c", 3)]
+    with pytest.raises(KitError):
+        premises.establish(first, "n > 5", pairs, lambda some: [False] * len(some))
+    premises.seed(json.loads(json.dumps(premises.exported(first.premises))))
+    later = FakeKit()
+    later.premises = premises.seeded()
+    # The same objects as the candidates (tuples stay tuples), and no new run.
+    assert premises.establish(later, "n > 1", pairs, holds, need=2) == [("b", 2), ("c", 3)]
+    assert len(asked) == 1
+    # A premise that failed is not handed on: the later session finds it out itself.
+    assert len(premises.seeded()) == 1
+
+
 def test_too_few_candidates_is_a_kit_error_naming_premise_and_model():
     kit = FakeKit()
     with pytest.raises(KitError) as error:

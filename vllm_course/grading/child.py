@@ -7,7 +7,9 @@ grader tests, the same feedback); the `Reporter` plugin only adds:
 - the submission imported right after collection, so that a file that hangs or
   dies on import is told apart from a failing check;
 - one event per check start and per result, with tamper detection
-  (integrity.py) before each result is sent.
+  (integrity.py) before each result is sent;
+- for the warm-up's reference run only, the premises it established, which
+  the parent hands to every child after it (premises.py).
 The child never scores: the parent counts the results it receives.
 """
 
@@ -26,6 +28,7 @@ from vllm_course.manifest import REPO_ROOT, course
 # Events (one JSON object per line on the result pipe), child -> parent.
 SANDBOX, COLLECTED, IMPORT_START, IMPORT_DONE = "sandbox", "collected", "import-start", "import-done"
 START, RESULT, MODULES, DONE, ERROR = "start", "result", "modules", "done", "error"
+PREMISES = "premises"
 
 
 class Channel:
@@ -92,8 +95,13 @@ class Reporter:
                           message=message, tampered=changed)
 
     def pytest_sessionfinish(self, session):
-        if self.report_modules:
+        if self.report_modules:  # the warm-up's reference run: trusted code only
             self.channel.send(MODULES, names=sorted(n for n, m in sys.modules.items() if m))
+            from vllm_course.grading.premises import exported
+
+            grading = session.config.pluginmanager.get_plugin("vllm_course_grading_session")
+            kit = grading.kits.get(self.lesson.id) if grading else None
+            self.channel.send(PREMISES, entries=exported(kit.premises) if kit else [])
         self.channel.send(DONE)
 
 
@@ -133,6 +141,9 @@ def main(request: dict, result_fd: int, output_fd: int) -> None:
                 f.write(request["source"])
         import torch
 
+        from vllm_course.grading import premises
+
+        premises.seed(request["premises"])  # established by the reference run
         torch.set_num_threads(request["threads"])
         lesson = course().lesson(request["lesson"])
         pytest.main([str(lesson.exercise_path), "--target", target, "-q", "-s", "-p", "no:cacheprovider",

@@ -11,7 +11,10 @@ model: never a pass, never counted as the student's failure.
 
 Premises are established once per grading session (kit.premises): greedy runs
 and seeded samples repeat on one engine, so every check of a session, and
-every submission graded on the same engine, sees the same inputs.
+every submission graded on the same engine, sees the same inputs. The warm
+grader establishes them once per class run: its warm-up grades the reference
+(trusted) and `exported` hands what it found to the parent, which `seed`s
+every child it forks (the same engine settings and model, so the same answers).
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ def establish(kit, premise: str, candidates: Sequence[T],
     key = (premise, repr(list(candidates)), need)
     if key not in kit.premises:
         size = batch or len(candidates) or 1
-        kept = []
+        kept = []  # indices of the candidates that hold
         for start in range(0, len(candidates), size):
             some = list(candidates[start:start + size])
             answers = list(holds(some))
             if len(answers) != len(some):
                 raise ValueError(f"premise {premise!r}: {len(answers)} answers for "
                                  f"{len(some)} candidates")
-            kept += [c for c, ok in zip(some, answers) if ok]
+            kept += [start + i for i, ok in enumerate(answers) if ok]
             if len(kept) >= need:
                 break
         kit.premises[key] = kept[:need] if len(kept) >= need else \
@@ -53,7 +56,27 @@ def establish(kit, premise: str, candidates: Sequence[T],
     found = kit.premises[key]
     if isinstance(found, KitError):
         raise found
-    return list(found)
+    return [candidates[i] for i in found]
+
+
+# What a warm parent hands to the children it forks (seed); read by Kit().
+_seeded: dict = {}
+
+
+def exported(premises: dict) -> list:
+    """The premises that held, in JSON form: [premise, candidates' repr, need,
+    indices of the candidates chosen]."""
+    return [[*key, found] for key, found in premises.items() if isinstance(found, list)]
+
+
+def seed(entries) -> None:
+    """Let every Kit made in this process (and its forks) start with `entries`."""
+    _seeded.clear()
+    _seeded.update({(premise, shown, need): list(found) for premise, shown, need, found in entries})
+
+
+def seeded() -> dict:
+    return dict(_seeded)
 
 
 def require(kit, condition: bool, premise: str) -> None:
@@ -112,19 +135,24 @@ def stops_before(kit, max_tokens: int) -> Callable[[list[str]], list[bool]]:
     return holds
 
 
+def first_sample_differs(outs) -> list[bool]:
+    """Per RequestOutput: its first sample differs from each of the others, so
+    that a check reading "the first sample" tells it from the rest."""
+    return [all(c.text != o.outputs[0].text for c in o.outputs[1:]) for o in outs]
+
+
 def samples_differ(kit, params) -> Callable[[list], list[bool]]:
     """holds: with `params` (n > 1 seeded samples), the prompt's first sample
-    differs from each of the others, so that a check reading "the first
-    sample" tells it from the rest."""
+    differs from each of the others (first_sample_differs)."""
     def holds(prompts: list) -> list[bool]:
-        outs = kit.llm.generate(prompts, params, use_tqdm=False)
-        return [all(c.text != o.outputs[0].text for c in o.outputs[1:]) for o in outs]
+        return first_sample_differs(kit.llm.generate(prompts, params, use_tqdm=False))
     return holds
 
 
-def chat_samples_differ(kit, params, template: str) -> Callable[[list], list[bool]]:
-    """samples_differ for conversations, run through llm.chat with `template`."""
+def chat_samples_differ(kit, params, template: str, **chat) -> Callable[[list], list[bool]]:
+    """samples_differ for conversations, run through llm.chat with `template`
+    (and `chat`'s keyword arguments, continue_final_message for one)."""
     def holds(conversations: list) -> list[bool]:
-        outs = kit.llm.chat(conversations, params, chat_template=template, use_tqdm=False)
-        return [all(c.text != o.outputs[0].text for c in o.outputs[1:]) for o in outs]
+        return first_sample_differs(kit.llm.chat(conversations, params, chat_template=template,
+                                                 use_tqdm=False, **chat))
     return holds

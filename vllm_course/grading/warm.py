@@ -11,7 +11,9 @@ lesson's reference solution once (trusted code) in a child, which both proves
 the set-up works and tells which modules an engine start imports lazily; the
 parent imports those too, then freezes its heap out of the garbage
 collector's sight (`gc.freeze`), the usual pre-fork-server cure for vLLM's
-repeated `gc.collect()` at start-up.
+repeated `gc.collect()` at start-up. That run also reports the inputs its
+checks' premises chose (premises.py), and every later child starts with them
+instead of asking the model again.
 
 Each child runs `pytest exercises/<lesson>` with the kit's own plugin
 (child.py), so nothing is checked twice in two ways, and reports each check
@@ -162,6 +164,9 @@ class WarmGrader:
         self.checks: dict[str, list[tuple[str, str]]] = {}
         self.servers: dict = {}  # lesson id -> its serving.Server, one for the whole run
         self._modules: set[str] = set()
+        # lesson id -> the premises its reference run established (premises.py),
+        # handed to every child: established once per run, not per submission.
+        self.premises: dict[str, list] = {}
         cores = len(os.sched_getaffinity(0))
         # Torch threads per child: the machine's cores shared by the jobs, or
         # what the caller was given (a Ray slot shares its node with others).
@@ -349,7 +354,8 @@ class WarmGrader:
                    "notebook": task.submission.notebook,
                    "report_modules": task.report_modules, "sandbox": isolated,
                    "uid": uid, "tmp_bytes": self.limits.tmp_bytes, "threads": self.threads,
-                   "env": self._child_env, "server": self._server_of(lesson)}
+                   "env": self._child_env, "server": self._server_of(lesson),
+                   "premises": self.premises.get(lesson.id, [])}
         if threading.active_count() > 1:  # a fork would copy their locks, held
             raise RuntimeError("the warm grader's process has started threads "
                                f"({[t.name for t in threading.enumerate()]}); it must fork alone")
@@ -434,6 +440,9 @@ class WarmGrader:
             c.current = None
         elif kind == events.MODULES:
             self._modules.update(event["names"])
+        elif kind == events.PREMISES:
+            if task.report_modules:  # only the reference run's, never a submission's
+                self.premises[task.submission.lesson.id] = event["entries"]
         elif kind == events.DONE:
             c.done = True
         elif kind == events.ERROR:
