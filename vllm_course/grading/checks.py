@@ -5,6 +5,8 @@ Grader modules import these instead of copying them (lessons 5 and on too).
 
 from __future__ import annotations
 
+import time
+
 from vllm_course.grading.compare import isclose
 from vllm_course.grading.feedback import describe_type, expect
 
@@ -66,3 +68,41 @@ def expect_sampling_params(params, **asked):
             shown = ", ".join(f"{k}={v}" for k, v in asked.items())
             expect(same, f"{name}: expected vLLM's default {value!r}, got {got!r}: set only "
                          f"{shown} and leave every other field at its default")
+
+
+class CountingLLM:
+    """The kit's engine as the student's code sees it, counting calls of
+    `methods` (an event, not a timing: "one llm.chat call" is read here).
+    Everything else passes through to the engine unchanged."""
+
+    def __init__(self, llm, *methods: str):
+        self._llm, self._methods = llm, set(methods)
+        self.calls = {name: 0 for name in methods}
+        self.spans: list[tuple[str, float, float]] = []  # (method, start, end), perf_counter
+
+    def expect_one(self, method: str, items: int, what: str) -> None:
+        """ONE call of `method` (and none of the others counted) for `items` `what`."""
+        want = {name: int(name == method) for name in self.calls}
+        made = ", ".join(f"{n} llm.{name}" for name, n in self.calls.items())
+        expect(self.calls == want, f"expected ONE llm.{method} call for all {items} {what}, "
+                                   f"got {made} call(s): pass the whole list to llm.{method}")
+
+    def __getattr__(self, name):
+        attribute = getattr(self._llm, name)
+        if name not in self._methods:
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.calls[name] += 1
+            start = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self.spans.append((name, start, time.perf_counter()))
+        return counted
+
+
+def expect_unchanged(before, after, what: str) -> None:
+    """The caller's object `what` is as it was (`before` is a deep copy)."""
+    expect(after == before, f"{what} was changed by your code: it was {before!r}, afterwards "
+                            f"{after!r}. Leave the caller's objects as they were (work on a copy)")

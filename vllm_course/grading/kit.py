@@ -52,7 +52,9 @@ class Kit:
         self._greedy: dict[tuple, list[list[int]]] = {}
         self._server = None  # the server this kit started, if it started one
         self._server_url: str | None = None  # read once: later changes redirect nothing
-        self.premises: dict = {}  # premises.establish's answers for this engine
+        from vllm_course.grading.premises import seeded
+
+        self.premises: dict = seeded()  # premises.establish's answers for this engine
 
     @property
     def engine_factory(self) -> str:
@@ -192,22 +194,30 @@ class Kit:
         return self._other_llms[name]
 
     @contextlib.contextmanager
-    def reference_helpers(self, *names: str, returned: list | None = None):
+    def reference_helpers(self, *names: str, returned: list | None = None,
+                          spans: list | None = None):
         """While it runs, the student's functions `names` are the reference
         solution's: a check of one exercise that calls others (main calls
         build_parser) then costs a mistake in those only their own points.
         `returned`, if given, gets (name, return value) of each call, so that a
-        check knows what the code it grades was given."""
+        check knows what the code it grades was given; `spans` gets (name,
+        perf_counter at its start, at its end), events a timing is checked by."""
+        import time
+
         module = _reference_module(self.lesson)
 
         def recorded(name):
             function = getattr(module, name)
-            if returned is None:
+            if returned is None and spans is None:
                 return function
 
             def call(*args, **kwargs):
+                start = time.perf_counter()
                 value = function(*args, **kwargs)
-                returned.append((name, value))
+                if spans is not None:
+                    spans.append((name, start, time.perf_counter()))
+                if returned is not None:
+                    returned.append((name, value))
                 return value
             return call
 
