@@ -40,7 +40,8 @@ def generate(llm: LLM, prompts: list[str], sampling_params: SamplingParams) -> l
 
 
 def extract_completions(outputs: list[RequestOutput]) -> list[tuple[str, str]]:
-    """Return a (prompt, generated text) pair for each output, in order.
+    """Return a (prompt, generated text) pair for each output, in order: the
+    text of its first completion.
 
     Lesson section: "Reading the output".
     """

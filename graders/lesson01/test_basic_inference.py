@@ -147,11 +147,10 @@ def _check_description(student, out, with_logprobs):
     c = out.outputs[0]
     want = {"prompt": out.prompt, "text": c.text, "token_ids": list(c.token_ids),
             "cumulative_logprob": c.cumulative_logprob, "finish_reason": c.finish_reason}
+    expect(isinstance(got["token_ids"], list),
+           f"'token_ids': expected a list, got {describe_type(got['token_ids'])}")
     for key, value in want.items():
-        have = got[key]
-        if key == "token_ids":
-            have = list(have) if isinstance(have, (list, tuple)) else have
-        expect(have == value, f"{key!r}: expected {value!r}, got {have!r}")
+        expect(got[key] == value, f"{key!r}: expected {value!r}, got {got[key]!r}")
     if with_logprobs:
         expect(isinstance(got["cumulative_logprob"], float),
                "with logprobs requested, cumulative_logprob should be a float, got "
