@@ -16,6 +16,7 @@ import sys
 
 import pytest
 from vllm import EngineArgs, SamplingParams
+from vllm.exceptions import VLLMValidationError
 
 from vllm_course.grading.compare import isclose
 from vllm_course.grading import GradingFailure, expect
@@ -161,6 +162,9 @@ def test_build_parser_defaults_and_values(student, kit):
             seed=0, stop=["."], stop_token_ids=[2], dtype="bfloat16", engine_seed=0))
     for dtype in ("auto", "float32", "float16", "bfloat16"):  # every choice is accepted
         check_parsed(student, ["--dtype", dtype], dict(DEFAULTS, dtype=dtype))
+    # No range checks in the parser: values vLLM rejects still parse (main reports them).
+    check_parsed(student, ["--temperature", "-1", "--top-p", "2", "--n", "0"],
+                 dict(DEFAULTS, temperature=-1.0, top_p=2.0, n=0))
 
 
 @pytest.mark.exercise("build_parser")
@@ -237,6 +241,17 @@ def test_sampling_params_fields(student, kit):
             ok = isclose(got, want) if name in FLOATS else got == want
             expect(ok, f"with args.{name} = {values[name]!r} ({FLAGS[name][0]}) expected "
                        f"SamplingParams.{name} == {want!r}, got {got!r}")
+    # Out of range: SamplingParams itself says no, with vLLM's own error.
+    bad = dict(cases[1], temperature=-1.0)
+    try:
+        got = params_from(student, **bad)
+    except StudentCodeError as error:
+        expect(error.raised is VLLMValidationError,
+               f"with args.temperature = -1.0 expected SamplingParams' own "
+               f"VLLMValidationError, got {error.raised.__name__}: let vLLM check the values")
+    else:
+        expect(False, f"with args.temperature = -1.0 expected SamplingParams to raise "
+                      f"VLLMValidationError, got {short_repr(got)}: let vLLM check the values")
 
 
 def stop_string_in(text):
@@ -355,6 +370,8 @@ def test_sampling_params_n_and_seed(student, kit):
 def test_llm_kwargs(student, kit):
     cases = [
         (dict(model="my-org/a-model"), {"model": "my-org/a-model"}),
+        # The lesson's DEFAULT_MODEL is a flag's value like any other: always there.
+        (dict(model=DEFAULTS["model"]), {"model": DEFAULTS["model"]}),
         (dict(model="my-org/a-model", seed=99, temperature=0.0),  # a sampling seed only
          {"model": "my-org/a-model"}),
         (dict(model=kit.model, dtype="float32", max_model_len=128, engine_seed=11,
@@ -387,10 +404,11 @@ def test_llm_kwargs(student, kit):
 HELPERS = ("build_parser", "sampling_params_from_args", "llm_kwargs_from_args")
 
 
-def run_main(student, kit, argv, **kwargs):
+def run_main(student, kit, argv, called=None, **kwargs):
     """(exit status, stdout, stderr) of main(argv, ...): its return value, or
-    the code of the SystemExit it raised."""
-    with kit.reference_helpers(*HELPERS), captured() as (out, err):
+    the code of the SystemExit it raised. `called`, if given, gets
+    (helper, return value) of each helper main calls."""
+    with kit.reference_helpers(*HELPERS, returned=called), captured() as (out, err):
         try:
             status = student.main(argv, **kwargs)
         except SystemExit as e:
@@ -486,12 +504,16 @@ def test_main_as_a_program(student, kit):
     # not exist, so vLLM fails at once (loading no other engine: in this
     # process, closing a second engine would break the shared one).
     argv = ["--model", MISSING_MODEL, "--temperature", "0", prompt]
+    called = []
     try:
-        status, out, _ = run_main(student, kit, argv)
+        status, out, _ = run_main(student, kit, argv, called)
     except StudentCodeError as e:
         expect(MISSING_MODEL in str(e),
                f"main({argv}) with no llm should load LLM(**llm_kwargs_from_args(args)), "
                f"which fails for this missing model, but it failed otherwise: {e}")
+        expect("llm_kwargs_from_args" in [name for name, _ in called],
+               f"main({argv}) with no llm loaded the model without llm_kwargs_from_args(args): "
+               "create LLM(**llm_kwargs_from_args(args)), so that every model flag applies")
     else:
         raise GradingFailure(
             f"main({argv}) with no llm should load the model --model names (which does not "
