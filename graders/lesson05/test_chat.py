@@ -7,13 +7,15 @@ tokenizes the rendered text with add_special_tokens=False (the template
 owns the special tokens), while llm.generate(text) adds the start token.
 """
 
+import copy
+
 import pytest
 from vllm import SamplingParams
 from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 
 from vllm_course.grading import expect
-from vllm_course.grading.checks import expect_exact_keys
+from vllm_course.grading.checks import CountingLLM, expect_exact_keys, expect_unchanged
 from vllm_course.grading.feedback import describe_type
 from vllm_course.grading.premises import chat_samples_differ, establish
 
@@ -65,7 +67,9 @@ def conversation(system, user):
 
 @pytest.mark.exercise("build_conversation")
 def test_build_conversation(student, kit):
-    for system, user in ((SYSTEM, QUESTIONS[0]), (None, QUESTIONS[1]), ("", "Hi")):
+    # An empty system message is still one; contents are kept with their spaces.
+    for system, user in ((SYSTEM, QUESTIONS[0]), (None, QUESTIONS[1]), ("", "Hi"),
+                         (" Be brief. ", "  What is vLLM?\n")):
         got = student.build_conversation(system, user)
         want = conversation(system, user)
         expect(isinstance(got, list), f"expected a list of messages, got {describe_type(got)}")
@@ -117,11 +121,13 @@ def test_chat_once(student, kit):
 def test_chat_batch(student, kit):
     conversations = [conversation(SYSTEM, q) for q in QUESTIONS] + [conversation(None, QUESTIONS[0])]
     params = SamplingParams(temperature=0, max_tokens=8)
-    got = student.chat_batch(kit.llm, conversations, SIMPLE, params)
+    llm = CountingLLM(kit.llm, "chat", "generate")
+    got = student.chat_batch(llm, conversations, SIMPLE, params)
     outs = kit.llm.chat(conversations, params, chat_template=SIMPLE, use_tqdm=False)
     want = [o.outputs[0].text for o in outs]
     expect(got == want, f"expected the replies in the order of the conversations, {want}, "
                         f"got {got}")
+    llm.expect_one("chat", len(conversations), "conversations")
     # Three seeded samples per conversation, on questions where they differ:
     # the reply is the first sample's.
     params = SamplingParams(n=3, temperature=1.0, seed=5, max_tokens=8)
@@ -141,15 +147,13 @@ START_CANDIDATES = ["Why do cats", "Seven green", "Banana bread and", "Blue", "M
 def open_start(kit, params) -> str:
     """A start of the assistant's reply (after the user's "Purple") whose
     continuations, sampled with `params`, differ."""
-    def holds(starts):
-        messages = [conversation(None, "Purple") + [{"role": "assistant", "content": start}]
-                    for start in starts]
-        outs = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
-                            add_generation_prompt=False, continue_final_message=True)
-        return [all(c.text != o.outputs[0].text for c in o.outputs[1:]) for o in outs]
-
-    return establish(kit, f"with {params.n} seeded samples (seed {params.seed}) the first "
-                          "continuation differs from the others", START_CANDIDATES, holds)[0]
+    differ = chat_samples_differ(kit, params, SIMPLE, add_generation_prompt=False,
+                                 continue_final_message=True)
+    found = establish(kit, f"with {params.n} seeded samples (seed {params.seed}) the first "
+                           "continuation differs from the others",
+                      [conversation(None, "Purple") + [{"role": "assistant", "content": start}]
+                       for start in START_CANDIDATES], differ)
+    return found[0][-1]["content"]
 
 
 @pytest.mark.exercise("continue_reply")
@@ -163,7 +167,9 @@ def test_continue_reply(student, kit):
              (conversation(None, "Purple"), open_start(kit, sampled), sampled)]
     for before, start, params in cases:
         messages = before + [{"role": "assistant", "content": start}]
-        got = student.continue_reply(kit.llm, messages, SIMPLE, params)
+        given = copy.deepcopy(messages)
+        got = student.continue_reply(kit.llm, given, SIMPLE, params)
+        expect_unchanged(messages, given, "messages")
         [out] = kit.llm.chat(messages, params, chat_template=SIMPLE, use_tqdm=False,
                              add_generation_prompt=False, continue_final_message=True)
         want = start + out.outputs[0].text
@@ -173,8 +179,10 @@ def test_continue_reply(student, kit):
 
 
 def check_multi_turn(student, kit, system, turns, template, params):
+    given = list(turns)
     with kit.reference_helpers("build_conversation"):  # graded on its own
-        got = student.multi_turn(kit.llm, system, list(turns), template, params)
+        got = student.multi_turn(kit.llm, system, given, template, params)
+    expect_unchanged(list(turns), given, "user_turns")
     want = conversation(system, turns[0])
     for i, turn in enumerate(turns):
         if i:
@@ -190,7 +198,9 @@ def test_multi_turn(student, kit):
     # The last: three seeded samples per turn (differing on its first turn), of
     # which the first is the reply.
     sampled = SamplingParams(n=3, temperature=1.0, seed=13, max_tokens=6)
+    # An empty system message is one too (its conversation starts with it).
     for system, turns, params in ((SYSTEM, QUESTIONS, greedy), (None, QUESTIONS[:1], greedy),
+                                  ("", QUESTIONS[1:], greedy),
                                   (None, open_questions(kit, sampled, None, need=2), sampled)):
         check_multi_turn(student, kit, system, turns, SIMPLE, params)
 

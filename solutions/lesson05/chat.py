@@ -21,7 +21,8 @@ SIMPLE_TEMPLATE = (
 def build_conversation(system: str | None, user: str) -> list[dict]:
     """Return the messages of a conversation that asks `user`: a message
     {"role": "system", "content": system} first when `system` is not None,
-    then {"role": "user", "content": user}.
+    then {"role": "user", "content": user}. Contents are kept exactly as
+    given, an empty string or surrounding spaces included.
 
     Lesson section: "Messages and roles".
     """
@@ -58,8 +59,9 @@ def chat_once(llm: LLM, messages: list[dict], chat_template: str,
 
 def chat_batch(llm: LLM, conversations: list[list[dict]], chat_template: str,
                params: SamplingParams) -> list[str]:
-    """Reply to every conversation in ONE llm.chat call; return the reply
-    texts (the first completion of each), in the order of `conversations`.
+    """Reply to every conversation in ONE llm.chat call (the engine holds
+    them together); return the reply texts (the first completion of each),
+    in the order of `conversations`.
 
     Lesson section: "A batch of conversations".
     """
@@ -74,7 +76,7 @@ def continue_reply(llm: LLM, messages: list[dict], chat_template: str,
     """The last message of `messages` is the start of the assistant's reply.
     Continue that message (not a new one) with llm.chat, and return the
     whole reply: its start followed by the generated text (of the first
-    completion, if params asks for several).
+    completion, if params asks for several). Leave `messages` as it was.
 
     Lesson section: "Continuing the assistant's message".
     """
@@ -92,7 +94,7 @@ def multi_turn(llm: LLM, system: str | None, user_turns: list[str], chat_templat
     turn), and for each user turn ask for a reply with llm.chat on the whole
     conversation so far, append the reply (the first completion's text) as an
     assistant message, then the next user turn. Return the whole
-    conversation, the last reply included.
+    conversation, the last reply included. Leave `user_turns` as it was.
 
     Lesson section: "Multi-turn conversations".
     """
