@@ -18,7 +18,7 @@ from vllm import SamplingParams
 from vllm.sampling_params import StructuredOutputsParams
 
 from vllm_course.grading import expect
-from vllm_course.grading.checks import expect_sampling_params, generate_quietly
+from vllm_course.grading.checks import CountingLLM, expect_sampling_params, generate_quietly
 from vllm_course.grading.compare import JSONSchemaError, fullmatch, json_loads, validate_json
 from vllm_course.grading.feedback import StudentCodeError, describe_type
 from vllm_course.grading.premises import require
@@ -80,9 +80,11 @@ def test_classify(student, kit):
     cases = [(REVIEWS, LABELS, t, s) for t, s in SETTINGS] + \
         [(["Is Paris in France? Answer:", "Do cats fly? Answer:"], ["yes", "no"], 1.2, 8)]
     for prompts, labels, temperature, seed in cases:
+        llm = CountingLLM(kit.llm, "generate")
         with kit.reference_helpers("choice_params"):  # graded on its own
-            got = student.classify(kit.llm, list(prompts), list(labels), temperature, seed)
+            got = student.classify(llm, list(prompts), list(labels), temperature, seed)
         expect_texts(got, len(prompts))
+        llm.expect_one("generate", len(prompts), "prompts")
         stray = [t for t in got if t not in labels]
         expect(not stray, f"every label must be one of {labels}, got {stray}: let the "
                           "constraint choose")
@@ -95,8 +97,10 @@ def test_classify(student, kit):
 def test_extract_dates(student, kit):
     prompts = ["The meeting is on", "Born on", "Released:", "Why do cats"]
     for temperature, seed in SETTINGS:
-        got = student.extract_dates(kit.llm, list(prompts), temperature, seed)
+        llm = CountingLLM(kit.llm, "generate")
+        got = student.extract_dates(llm, list(prompts), temperature, seed)
         expect_texts(got, len(prompts))
+        llm.expect_one("generate", len(prompts), "prompts")
         for text in got:
             expect(fullmatch(DATE, text) is not None,
                    f"{text!r} is not a whole date matching {DATE}")
@@ -142,9 +146,10 @@ def test_follow_grammar(student, kit):
     for grammar, (temperature, seed), max_tokens in ((EBNF, SETTINGS[0], 32),
                                                      (LARK, (1.0, 1), 48),
                                                      (EBNF, SETTINGS[2], 6)):
-        got = student.follow_grammar(kit.llm, list(prompts), grammar, temperature, seed,
-                                     max_tokens)
+        llm = CountingLLM(kit.llm, "generate")
+        got = student.follow_grammar(llm, list(prompts), grammar, temperature, seed, max_tokens)
         expect_texts(got, len(prompts))
+        llm.expect_one("generate", len(prompts), "prompts")
         want = constrained(kit, prompts, temperature, seed, max_tokens, grammar=grammar)
         if max_tokens > 6:
             require(kit, all(fullmatch(GRAMMAR_TEXT, t) is not None for t in want),
@@ -164,6 +169,7 @@ CONFORMS_CASES = [
     ("positive", {"choice": LABELS}, True),
     ("Positive", {"choice": LABELS}, False),
     ("positive!", {"choice": LABELS}, False),
+    (" positive", {"choice": LABELS}, False),  # one of the choices exactly, spaces count
     ("2024-05-17", {"regex": DATE}, True),
     ("2024-05-17 was a Friday", {"regex": DATE}, False),  # re.match says yes
     ("on 2024-05-17", {"regex": DATE}, False),  # re.search says yes

@@ -104,7 +104,7 @@ def follow_grammar(llm: LLM, prompts: list[str], grammar: str, temperature: floa
 
 def conforms(text: str, constraint: StructuredOutputsParams) -> bool:
     """Whether `text` satisfies `constraint`, checked in plain Python:
-    - choice: `text` is one of the choices;
+    - choice: `text` is exactly one of the choices (case and spaces count);
     - regex: the whole of `text` matches the pattern (re.fullmatch);
     - json: `text` is JSON that validates against the schema (a dict, or
       a str holding one), with jsonschema.validate.
