@@ -15,7 +15,8 @@ from vllm import LLM, PoolingParams
 
 def create_embedder(model: str) -> LLM:
     """Load `model` as a pooling model (runner="pooling"), so that it embeds
-    text instead of generating it, and return the LLM.
+    text instead of generating it, and return the LLM. Leave the rest (the
+    context length, the pooling) to the model's own settings.
 
     Lesson section: "A pooling model".
     """

@@ -13,9 +13,10 @@ from vllm import EngineArgs, PoolingParams
 
 from vllm_course import vllm_internals as internals
 from vllm_course.grading import expect
-from vllm_course.grading.checks import expect_exact_keys, student_llm
+from vllm_course.grading.checks import CountingLLM, expect_exact_keys, student_llm
 from vllm_course.grading.compare import isclose, sqrt
 from vllm_course.grading.feedback import describe_type
+from vllm_course.grading.premises import require
 
 EMBED_TOLERANCE = 2e-3
 TEXTS = ["My kitten chases the red ball.", "The cat sleeps on the sofa all day.",
@@ -92,8 +93,10 @@ def test_create_embedder(student, kit):
 @pytest.mark.exercise("embed_texts")
 def test_embed_texts(student, kit):
     for texts in (TEXTS, [TEXTS[2], TEXTS[0]], TEXTS[3:]):
-        got = student.embed_texts(kit.llm, list(texts))
+        llm = CountingLLM(kit.llm, "embed")
+        got = student.embed_texts(llm, list(texts))
         expect_vectors(got, kit_vectors(kit, texts), texts)
+        llm.expect_one("embed", len(texts), "texts")
 
 
 @pytest.mark.exercise("describe_embedding")
@@ -120,9 +123,11 @@ def test_describe_embedding(student, kit):
 @pytest.mark.exercise("unnormalized_embeddings")
 def test_unnormalized_embeddings(student, kit):
     for texts in (TEXTS[:3], TEXTS[3:]):
-        got = student.unnormalized_embeddings(kit.llm, list(texts))
+        llm = CountingLLM(kit.llm, "embed")
+        got = student.unnormalized_embeddings(llm, list(texts))
         want = kit_vectors(kit, texts, use_activation=False)
         expect_vectors(got, want, texts)
+        llm.expect_one("embed", len(texts), "texts")
         lengths = [round(norm(v), 3) for v in got]
         expect(all(abs(n - 1) > 1e-3 for n in lengths),
                f"the raw vectors should keep their own lengths, got lengths {lengths}")
@@ -163,12 +168,18 @@ def test_similarity_matrix(student, kit):
                        f"entry [{i}][{j}]: expected {want:.6f}, got {got[i][j]!r}")
 
 
-def check_search(student, kit, passages, queries):
+def check_search(student, kit, passages, queries, tie=None):
     for query, k in queries:
+        llm = CountingLLM(kit.llm, "embed")
         with kit.reference_helpers("embed_texts", "cosine_similarity"):  # graded on their own
-            got = student.search(kit.llm, query, list(passages), k)
+            got = student.search(llm, query, list(passages), k)
         vectors = kit_vectors(kit, [query] + list(passages))
         scores = [cosine(vectors[0], v) for v in vectors[1:]]
+        if tie:
+            first, second = tie
+            require(kit, scores[first] == scores[second],
+                    f"a passage given twice in one llm.embed call scores the same both times "
+                    f"(the kit's run gave {scores[first]!r} and {scores[second]!r})")
         want = sorted(range(len(passages)), key=lambda i: (-scores[i], i))[:k]
         expect(isinstance(got, list) and all(isinstance(p, tuple) and len(p) == 2 for p in got),
                f"expected a list of (index, similarity) pairs, got {describe_type(got)}")
@@ -181,11 +192,15 @@ def check_search(student, kit, passages, queries):
         for i, score in got:
             expect(isinstance(score, float) and isclose(score, scores[i], abs_tol=EMBED_TOLERANCE),
                    f"passage {i}: expected the similarity {scores[i]:.4f}, got {score!r}")
+        llm.expect_one("embed", 1 + len(passages), "texts (the query and the passages)")
 
 
 @pytest.mark.exercise("search")
 def test_search(student, kit):
     check_search(student, kit, PASSAGES, QUERIES)
+    # A passage given twice ties with itself: the lower index comes first
+    # (all five returned, so that the tie shows wherever it ranks).
+    check_search(student, kit, PASSAGES[:4] + PASSAGES[2:3], [(QUERIES[0][0], 5)], tie=(2, 4))
 
 
 @pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
