@@ -44,7 +44,7 @@ def top_labels(llm: LLM, texts: list[str]) -> list[tuple[str, float]]:
 def rerank(scorer: LLM, query: str, passages: list[str], k: int = 3) -> list[tuple[int, float]]:
     """Score every passage against `query` with ONE scorer.score call, and
     return the best `k` as (passage index, score) pairs, highest score first
-    (the lower index first on a tie).
+    (the lower index first on a tie). Fewer than k passages: return them all.
 
     Lesson section: "Reranking with a cross-encoder".
     """

@@ -11,8 +11,10 @@ import pytest
 
 from vllm_course import vllm_internals as internals
 from vllm_course.grading import expect
+from vllm_course.grading.checks import CountingLLM
 from vllm_course.grading.compare import isclose
 from vllm_course.grading.feedback import describe_type
+from vllm_course.grading.premises import require
 
 TOLERANCE = 2e-3  # half precision on the CPU; the same batch gives the same numbers
 TEXTS = ["Profits rose sharply this quarter.", "The shares plunged after a weak report.",
@@ -63,8 +65,10 @@ def test_label_names(student, kit):
 def test_classify_texts(student, kit):
     labels = kit_labels(kit)
     for texts in (TEXTS, [TEXTS[2], TEXTS[0]], TEXTS[3:]):
+        llm = CountingLLM(kit.llm, "classify")
         with kit.reference_helpers("label_names"):  # graded on its own
-            got = student.classify_texts(kit.llm, list(texts))
+            got = student.classify_texts(llm, list(texts))
+        llm.expect_one("classify", len(texts), "texts")
         want = kit_probs(kit, texts)
         expect(isinstance(got, list) and len(got) == len(texts),
                f"expected one dict per text ({len(texts)}), got {describe_type(got)}")
@@ -84,9 +88,11 @@ def test_classify_texts(student, kit):
 def test_top_labels(student, kit):
     labels = kit_labels(kit)
     for texts in (TEXTS, TEXTS[1:3]):
+        llm = CountingLLM(kit.llm, "classify")
         with kit.reference_helpers("label_names", "classify_texts"):  # graded on their own
-            got = student.top_labels(kit.llm, list(texts))
+            got = student.top_labels(llm, list(texts))
         expect_pairs(got, len(texts), "(label, probability)")
+        llm.expect_one("classify", len(texts), "texts")
         for text, (label, p), row in zip(texts, got, kit_probs(kit, texts)):
             best = max(range(len(row)), key=row.__getitem__)
             expect(label in labels, f"for {text!r}: {label!r} is not one of the model's labels "
@@ -97,9 +103,19 @@ def test_top_labels(student, kit):
                    f"for {text!r}: expected its probability {row[best]:.4f}, got {p!r}")
 
 
-def check_rerank(student, kit, query, passages, k):
-    got = student.rerank(scorer(kit), query, list(passages), k)
+def same_scores(kit, scores, first, second, what):
+    require(kit, scores[first] == scores[second],
+            f"{what} given twice in one score call scores the same both times (the kit's run "
+            f"gave {scores[first]!r} and {scores[second]!r})")
+
+
+def check_rerank(student, kit, query, passages, k, tie=None):
+    llm = CountingLLM(scorer(kit), "score")
+    got = student.rerank(llm, query, list(passages), k)
     scores = kit_scores(kit, query, passages)
+    if tie:
+        same_scores(kit, scores, *tie, "a passage")
+    llm.expect_one("score", len(passages), "passages")
     want = sorted(range(len(passages)), key=lambda i: (-scores[i], i))[:k]
     expect_pairs(got, len(want), "(index, score)")
     indices = [i for i, _ in got]
@@ -115,6 +131,10 @@ def test_rerank(student, kit):
     for query, k in (("Where can I see the Eiffel Tower?", 3), ("will it rain tomorrow", 2),
                      ("how do I cook pasta", 6), ("my cat is purring", 9)):
         check_rerank(student, kit, query, PASSAGES, k)
+    # A passage given twice ties with itself: the lower index comes first
+    # (all five returned, so that the tie shows wherever it ranks).
+    check_rerank(student, kit, "Where can I see the Eiffel Tower?",
+                 PASSAGES[:4] + PASSAGES[2:3], 5, tie=(2, 4))
 
 
 @pytest.mark.hidden  # instructor-only in nbgrader: absent from the released notebook
@@ -129,10 +149,17 @@ def test_rerank_other_passages(student, kit):
 def test_zero_shot(student, kit):
     for text, topics in (("The striker scored a late goal.", TOPICS),
                          ("Heavy snow fell all night.", dict(reversed(list(TOPICS.items())))),
-                         ("She sang a song at the piano.", {"music": TOPICS["music"]})):
-        got = student.zero_shot(scorer(kit), text, dict(topics))
+                         ("She sang a song at the piano.", {"music": TOPICS["music"]}),
+                         # Two labels described alike tie: the one listed first wins.
+                         ("We took the night train.", {"travel": "trains and trips",
+                                                       "journey": "trains and trips"})):
+        llm = CountingLLM(scorer(kit), "score")
+        got = student.zero_shot(llm, text, dict(topics))
         labels = list(topics)
         scores = dict(zip(labels, kit_scores(kit, text, [topics[l] for l in labels])))
+        if "journey" in topics:
+            same_scores(kit, scores, "travel", "journey", "a description")
+        llm.expect_one("score", len(labels), "labels")
         best = max(labels, key=lambda label: scores[label])
         expect(isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict),
                f"expected (label, dict of scores), got {describe_type(got)}")
