@@ -47,6 +47,7 @@ def complete(client: OpenAI, model: str, prompt: str, max_tokens: int) -> str:
 def chat(client: OpenAI, model: str, messages: list[dict], max_tokens: int) -> str:
     """Send the whole conversation `messages` to /v1/chat/completions and
     return the assistant's reply (greedy, at most `max_tokens` tokens).
+    Leave `messages` as it was.
 
     Lesson section: "Chat completions".
     """

@@ -14,12 +14,14 @@ answers (premises.py), never assumed.
 """
 
 import concurrent.futures
+import copy
 import json
 import time
 
 import pytest
 
 from vllm_course.grading import expect
+from vllm_course.grading.checks import expect_unchanged
 from vllm_course.grading.feedback import KitError, StudentCodeError, describe_type, short_repr
 from vllm_course.grading.premises import establish
 from vllm_course.grading.stream_timeline import StreamTimeline
@@ -123,6 +125,11 @@ def expect_text(got, want: str, what: str) -> None:
     expect(got == want, f"{what}: expected {want!r}, got {short_repr(got)}")
 
 
+def expect_greedy(body: dict) -> None:
+    expect(body.get("temperature") == 0,
+           f"expected a greedy request (temperature=0), sent temperature={body.get('temperature')!r}")
+
+
 def expect_streamed(requests: Requests, max_tokens: int) -> None:
     """The student's code streamed one greedy completion of `max_tokens`."""
     bodies = requests.bodies("/completions")
@@ -131,8 +138,7 @@ def expect_streamed(requests: Requests, max_tokens: int) -> None:
            "the completion was not streamed: pass stream=True to create(...), then read the "
            "chunks as they arrive")
     body = bodies[-1]
-    expect(body.get("temperature") == 0,
-           f"expected a greedy request (temperature=0), sent temperature={body.get('temperature')!r}")
+    expect_greedy(body)
     expect(body.get("max_tokens") == max_tokens,
            f"expected max_tokens={max_tokens} in the request, sent {body.get('max_tokens')!r}")
 
@@ -143,6 +149,8 @@ def test_make_client(student, kit):
 
     client = student.make_client(kit.base_url)
     expect(isinstance(client, OpenAI), f"expected an openai.OpenAI, got {describe_type(client)}")
+    expect(client.api_key == "EMPTY", f"expected the key \"EMPTY\" (the lesson's placeholder), "
+                                      f"got {short_repr(client.api_key)}")
     got = str(client.base_url).rstrip("/")
     expect(got == kit.base_url, f"expected a client of {kit.base_url}, got one of {got}")
     names = [model.id for model in client.models.list()]
@@ -164,6 +172,8 @@ def test_complete(student, kit):
         requests = Requests()
         got = student.complete(kit.client(requests), kit.served_model, prompt, max_tokens)
         expect(requests.bodies("/completions"), "no request reached /v1/completions")
+        # Checked on the request: a sampled text can be the greedy one by chance.
+        expect_greedy(requests.bodies("/completions")[-1])
         expect_text(got, kit_text(kit, prompt, max_tokens),
                     f"the greedy completion of {prompt!r} in at most {max_tokens} tokens")
 
@@ -172,13 +182,15 @@ def test_complete(student, kit):
 def test_chat(student, kit):
     for max_tokens in (20, short_reply_limit(kit)):
         requests = Requests()
-        got = student.chat(kit.client(requests), kit.served_model, [dict(m) for m in MESSAGES],
-                           max_tokens)
+        given = copy.deepcopy(MESSAGES)
+        got = student.chat(kit.client(requests), kit.served_model, given, max_tokens)
+        expect_unchanged(MESSAGES, given, "messages")
         sent = requests.bodies("/chat/completions")
         expect(sent, "no request reached /v1/chat/completions: use client.chat.completions.create")
         expect(sent[-1].get("messages") == MESSAGES,
                f"expected the whole conversation to be sent, {MESSAGES}, got "
                f"{short_repr(sent[-1].get('messages'))}")
+        expect_greedy(sent[-1])
         response = kit.client().chat.completions.create(
             model=kit.served_model, messages=MESSAGES, max_tokens=max_tokens, temperature=0)
         expect_text(got, response.choices[0].message.content,
