@@ -93,7 +93,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(f"course check: {len(found)} problem(s)", file=sys.stderr)
         return 1
+    from vllm_course.contracts import untabled
+
     print(f"course check: {len(course().lessons)} lessons, every part in place")
+    pending = untabled(course())
+    if pending:  # said, not hidden: their docstring clauses are not yet mapped to checks
+        print(f"course check: no contract table yet in tests/contracts.yaml for {', '.join(pending)}")
     return 0
 
 

@@ -4,7 +4,9 @@ For each exercise `f` of lesson `lessonNN`: the lesson README has the section
 course.yaml names, the solution file defines `f` (in course.yaml's order) with
 a solution region, the committed stub is generated from the solution, and at
 least one grader test is marked @pytest.mark.exercise("f"), and
-tests/planted_mistakes.yaml plants enough mistakes in it (planted.py). Static: reads files,
+tests/planted_mistakes.yaml plants enough mistakes in it (planted.py), and
+every clause of its docstring has a check and a mistake behind it where
+tests/contracts.yaml has a table for the lesson (contracts.py). Static: reads files,
 imports nothing of vLLM, so it runs in a second.
 """
 
@@ -108,7 +110,7 @@ def problems(course: Course) -> list[str]:
     versions = version_problems((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"),
                                 (REPO_ROOT / "requirements" / "cpu.txt").read_text(encoding="utf-8"),
                                 course.vllm_version)
-    from vllm_course import planted
+    from vllm_course import contracts, planted
 
     return (versions + [p for lesson in course.lessons for p in lesson_problems(lesson)]
-            + planted.problems(course))
+            + planted.problems(course) + contracts.problems(course))
