@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from vllm_course import exercise_tables
 from vllm_course.grading.feedback import relative
 from vllm_course.grading.registry import declared
 from vllm_course.manifest import REPO_ROOT, Course, Lesson
@@ -60,48 +59,35 @@ def _words(text: str) -> str:
 
 
 def _parse(data, path: Path) -> list[Clause]:
-    where = relative(path)
-    if not isinstance(data, dict):
-        raise ContractError(f"{where}: expected a mapping of lesson ids, got {type(data).__name__}")
     found = []
-    for lesson, functions in data.items():
-        if not isinstance(functions, dict):
-            raise ContractError(f"{where}: {lesson}: expected a mapping of exercise functions")
-        for function, entries in functions.items():
-            if not isinstance(entries, list) or not entries:
-                raise ContractError(f"{where}: {lesson}.{function}: expected a list of clauses")
-            for i, entry in enumerate(entries):
-                at = f"{where}: {lesson}.{function}[{i}]"
-                if not isinstance(entry, dict) or not _FIELDS <= set(entry) <= _FIELDS | _OPTIONAL:
-                    got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
-                    raise ContractError(f"{at}: expected the fields {sorted(_FIELDS)} (and "
-                                        f"optionally {sorted(_OPTIONAL)}), got {got}")
-                for field in ("says", "input", "check"):
-                    if not isinstance(entry[field], str) or not entry[field].strip():
-                        raise ContractError(f"{at}: {field} must be non-empty text, "
-                                            f"got {entry[field]!r}")
-                broken, because = entry["broken_by"], entry.get("no_mistake_because")
-                if not (isinstance(broken, list) and all(isinstance(b, str) for b in broken)
-                        and (broken or isinstance(because, str) and because.strip())):
-                    raise ContractError(f"{at}: broken_by must list planted mistakes by name "
-                                        "(or be [] with no_mistake_because saying why), got "
-                                        f"{broken!r}")
-                found.append(Clause(lesson, function, _words(entry["says"]), entry["input"],
-                                    entry["check"], tuple(broken)))
+    for lesson, function, at, entry in exercise_tables.entries(data, path, ContractError,
+                                                               "clauses", nonempty=True):
+        if not isinstance(entry, dict) or not _FIELDS <= set(entry) <= _FIELDS | _OPTIONAL:
+            got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+            raise ContractError(f"{at}: expected the fields {sorted(_FIELDS)} (and "
+                                f"optionally {sorted(_OPTIONAL)}), got {got}")
+        for field in ("says", "input", "check"):
+            if not isinstance(entry[field], str) or not entry[field].strip():
+                raise ContractError(f"{at}: {field} must be non-empty text, "
+                                    f"got {entry[field]!r}")
+        broken, because = entry["broken_by"], entry.get("no_mistake_because")
+        if not (isinstance(broken, list) and all(isinstance(b, str) for b in broken)
+                and (broken or isinstance(because, str) and because.strip())):
+            raise ContractError(f"{at}: broken_by must list planted mistakes by name "
+                                "(or be [] with no_mistake_because saying why), got "
+                                f"{broken!r}")
+        found.append(Clause(lesson, function, _words(entry["says"]), entry["input"],
+                            entry["check"], tuple(broken)))
     return found
 
 
 @lru_cache(maxsize=None)
 def _all(path: Path = CONTRACTS_PATH) -> tuple[Clause, ...]:
-    if not path.is_file():
-        return ()
-    return tuple(_parse(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, path))
+    return tuple(_parse(exercise_tables.load(path), path))
 
 
 def clauses(lesson: Lesson | str | None = None, function: str | None = None) -> list[Clause]:
-    lesson_id = getattr(lesson, "id", lesson)
-    return [c for c in _all() if (lesson_id is None or c.lesson == lesson_id)
-            and (function is None or c.function == function)]
+    return exercise_tables.select(_all(), lesson, function)
 
 
 def uncovered(docstring: str, says: list[str]) -> tuple[list[str], list[str]]:

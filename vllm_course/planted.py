@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from vllm_course import exercise_tables
 from vllm_course.grading.feedback import relative
 from vllm_course.manifest import REPO_ROOT, Course, Lesson
 from vllm_course.stubs import solution_regions
@@ -89,60 +88,46 @@ def replace_region(source: str, function: str, body: str) -> str:
 
 
 def _parse(data, path: Path) -> list[Mistake]:
-    where = relative(path)
-    if not isinstance(data, dict):
-        raise PlantedError(f"{where}: expected a mapping of lesson ids, got {type(data).__name__}")
     found = []
-    for lesson, functions in data.items():
-        if not isinstance(functions, dict):
-            raise PlantedError(f"{where}: {lesson}: expected a mapping of exercise functions")
-        for function, entries in functions.items():
-            if not isinstance(entries, list):
-                raise PlantedError(f"{where}: {lesson}.{function}: expected a list of mistakes, "
-                                   f"got {type(entries).__name__}")
-            for i, entry in enumerate(entries):
-                at = f"{where}: {lesson}.{function}[{i}]"
-                if not isinstance(entry, dict):
-                    raise PlantedError(f"{at}: expected a mapping with name and body (or replace)")
-                unknown = set(entry) - {"name", "agrees_when", "body", "replace"}
-                if unknown:
-                    raise PlantedError(f"{at}: unknown field(s) {sorted(unknown)}; expected name, "
-                                       "agrees_when, and body or replace")
-                name = entry.get("name")
-                if not isinstance(name, str) or not _NAME.match(name):
-                    raise PlantedError(f"{at}: name must be short kebab-case text, got {name!r}")
-                body, replace = entry.get("body"), entry.get("replace")
-                if (body is None) == (replace is None):
-                    raise PlantedError(f"{at} {name}: give exactly one of body and replace")
-                if body is not None and not isinstance(body, str):
-                    raise PlantedError(f"{at} {name}: body must be text")
-                if replace is not None and not (isinstance(replace, list) and len(replace) == 2
-                                                and all(isinstance(s, str) for s in replace)):
-                    raise PlantedError(f"{at} {name}: replace must be [old text, new text]")
-                agrees = entry.get("agrees_when")
-                if agrees is not None and not isinstance(agrees, str):
-                    raise PlantedError(f"{at} {name}: agrees_when must be text")
-                found.append(Mistake(lesson, function, name, agrees, body,
-                                     tuple(replace) if replace else None))
+    for lesson, function, at, entry in exercise_tables.entries(data, path, PlantedError,
+                                                               "mistakes"):
+        if not isinstance(entry, dict):
+            raise PlantedError(f"{at}: expected a mapping with name and body (or replace)")
+        unknown = set(entry) - {"name", "agrees_when", "body", "replace"}
+        if unknown:
+            raise PlantedError(f"{at}: unknown field(s) {sorted(unknown)}; expected name, "
+                               "agrees_when, and body or replace")
+        name = entry.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PlantedError(f"{at}: name must be short kebab-case text, got {name!r}")
+        body, replace = entry.get("body"), entry.get("replace")
+        if (body is None) == (replace is None):
+            raise PlantedError(f"{at} {name}: give exactly one of body and replace")
+        if body is not None and not isinstance(body, str):
+            raise PlantedError(f"{at} {name}: body must be text")
+        if replace is not None and not (isinstance(replace, list) and len(replace) == 2
+                                        and all(isinstance(s, str) for s in replace)):
+            raise PlantedError(f"{at} {name}: replace must be [old text, new text]")
+        agrees = entry.get("agrees_when")
+        if agrees is not None and not isinstance(agrees, str):
+            raise PlantedError(f"{at} {name}: agrees_when must be text")
+        found.append(Mistake(lesson, function, name, agrees, body,
+                             tuple(replace) if replace else None))
     students = [m.student for m in found]
     twice = sorted({s for s in students if students.count(s) > 1})
     if twice:
-        raise PlantedError(f"{where}: two mistakes share a name: {twice}")
+        raise PlantedError(f"{relative(path)}: two mistakes share a name: {twice}")
     return found
 
 
 @lru_cache(maxsize=None)
 def _all(path: Path = PLANTED_PATH) -> tuple[Mistake, ...]:
-    if not path.is_file():
-        return ()
-    return tuple(_parse(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, path))
+    return tuple(_parse(exercise_tables.load(path), path))
 
 
 def mistakes(lesson: Lesson | str | None = None, function: str | None = None) -> list[Mistake]:
     """The planted mistakes, in file order: all, or a lesson's, or one exercise's."""
-    lesson_id = getattr(lesson, "id", lesson)
-    return [m for m in _all() if (lesson_id is None or m.lesson == lesson_id)
-            and (function is None or m.function == function)]
+    return exercise_tables.select(_all(), lesson, function)
 
 
 def problems(course: Course) -> list[str]:
