@@ -32,7 +32,7 @@ from vllm_course.grading.limits import DEFAULT, GIB
 from vllm_course.grading.service import graded_from_wire, graded_to_wire
 from vllm_course.grading.warm import Graded, Submission
 from vllm_course.manifest import course
-from vllm_course.ray_grading import SLOT_OVERHEAD_BYTES, SlotShape, shape_for
+from vllm_course.ray_grading import SLOT_OVERHEAD_BYTES, SlotShape, _first_line, shape_for
 
 from conftest import CLASS_GRADE_OPTIONS
 
@@ -80,6 +80,18 @@ def test_a_graded_result_crosses_the_wire_unchanged():
     assert back.output == graded.output and back.score == graded.score
 
 
+def test_a_server_side_traceback_is_cut_to_what_went_wrong():
+    """Ray Client's init failure carries the head's whole traceback; the
+    instructor is shown its first line and the exception that ended it."""
+    error = ConnectionAbortedError(
+        "Initialization failure from server:\nTraceback (most recent call last):\n"
+        '  File "proxier.py", line 772, in Datapath\n    raise RuntimeError(\n'
+        "RuntimeError: Proxy failed to Connect to backend! Check the logs.\n")
+    assert _first_line(error) == ("Initialization failure from server: RuntimeError: Proxy "
+                                  "failed to Connect to backend! Check the logs.")
+    assert _first_line(RuntimeError("one\ntwo")) == "one / two"
+
+
 # --- a real cluster ----------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -94,7 +106,10 @@ def cluster():
     (address, Ray Client address, the environment that reaches it)."""
     port, client_port = _free_port(), _free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths go under it
-    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
+               # The head's Ray Client proxy waits 30 s for each driver's own server by
+               # default; on a busy 2-core machine that start-up has taken longer.
+               RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S="300")
     started = subprocess.run(
         [BIN / "ray", "start", "--head", "--port", str(port), "--num-cpus", "2",
          "--ray-client-server-port", str(client_port), "--node-ip-address", "127.0.0.1",

@@ -139,9 +139,15 @@ class RayGrader:
                     f"{where} refused this machine's token: set RAY_AUTH_MODE=token and give it "
                     "the cluster's token (RAY_AUTH_TOKEN, or the head's ~/.ray/auth_token copied "
                     "here); see lessons/INSTRUCTORS.md") from None
-            raise RayGradingError(f"could not start or join {where}: {_first_line(e)}. Is "
-                                  "`ray start --head` running there, with the same Ray version "
-                                  "as here?") from None
+            hint = ("Is `ray start --head` running there, with the same Ray version as here?")
+            if "Proxy failed to Connect to backend" in str(e):
+                # The head's Ray Client server gives each driver a server of its own and
+                # waits 30 s for it by default: a busy head needs longer.
+                hint = ("The head's Ray Client server timed out starting this driver's server: "
+                        "start the head with RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S=120 in "
+                        "its environment, or join it by its GCS address (HEAD:6379).")
+            raise RayGradingError(f"could not start or join {where}: {_first_line(e)}. "
+                                  f"{hint}") from None
         self._ray = ray
         return ray
 
@@ -323,6 +329,14 @@ class RayGrader:
 
 
 def _first_line(error: Exception) -> str:
-    """Ray's message, short: its first lines (some put the cause on the second)."""
-    lines = [l.strip() for l in str(error).strip().splitlines() if l.strip()]
+    """Ray's message, short: its first lines (some put the cause on the second).
+    A server-side traceback (Ray Client's init failure) is cut to its final
+    exception line, the only one that says what went wrong."""
+    text = str(error).strip()
+    raw = text.splitlines()
+    if "Traceback (most recent call last)" in text:
+        last = [l for l in raw if l.strip() and not l.startswith((" ", "\t", "Traceback"))]
+        if last:
+            return f"{raw[0].strip()} {last[-1].strip()}"[:400]
+    lines = [l.strip() for l in raw if l.strip()]
     return " / ".join(lines[:3])[:400] if lines else type(error).__name__
