@@ -203,6 +203,11 @@ def check_sample(student, kit, prompt: str, temperature: float, top_k: int, seed
                          top_k, seed)
     sent = requests.bodies("/completions")
     expect(sent, "no request reached /v1/completions")
+    # Checked on the request: a sample at the server's default temperature
+    # can give the same text on a peaked model.
+    expect(sent[-1].get("temperature") == temperature,
+           f"the request carried temperature={sent[-1].get('temperature')!r}, not "
+           f"{temperature}")
     expect(sent[-1].get("top_k") == top_k,
            f"the request carried top_k={sent[-1].get('top_k')!r}, not {top_k}: vLLM's own "
            "parameters go in extra_body={...}")
