@@ -167,8 +167,11 @@ def graded_class(tmp_path_factory):
                 hostile.write(root / "in", protected=root / "out" / "zz-reference" / "results.json")
                 hostile.DECOY.mkdir(exist_ok=True)
             started = time.time()
+            import hostile  # its secret is in the grader's environment: no child may see it
+
             runs[lesson.id] = (*course_grade(lesson, root / "in", root / "out",
-                                             *CLASS_GRADE_OPTIONS), root)
+                                             *CLASS_GRADE_OPTIONS,
+                                             env={hostile.SECRET_ENV: hostile.SECRET}), root)
             seconds = time.time() - started
             (root / "run.json").write_text(json.dumps(
                 {"seconds": seconds, "leftovers": processes_since(started)}))

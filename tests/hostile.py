@@ -107,6 +107,106 @@ TOP = {
 }
 DECOY = Path(tempfile.gettempdir()) / "course-grade-decoy-of-the-tests"
 
+# Doors to what a submission must not reach: code put at the END of the file
+# (after its functions, so that what it finds could replace them), each
+# printing "LEAK ..." for whatever it could read, write or signal, and
+# "DOOR <name> tried" once it has tried. SECRET is in a classmate's file, in
+# the grader's environment (SECRET_ENV) and nowhere a submission may look;
+# the door code assembles it at run time, so a file never finds itself.
+SECRET = "course-secret-" + "5eb1c7"
+SECRET_ENV = "COURSE_TESTS_SECRET_TOKEN"
+_FIND = ("import os, sys\n"
+         "secret = 'course-secret-' + '5eb1c7'\n"
+         "def _named_folders():\n"
+         "    # every folder named on a command line this process can see\n"
+         "    found = {CLASS, OUT}\n"
+         "    for pid in (p for p in os.listdir('/proc') if p.isdigit()):\n"
+         "        try:\n"
+         "            args = open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')\n"
+         "        except OSError:\n"
+         "            continue\n"
+         "        found.update(a.decode(errors='replace') for a in args if a.startswith(b'/'))\n"
+         "    skip = (sys.prefix, sys.base_prefix, '/usr', '/proc', '/sys')\n"
+         "    return sorted(f for f in found if os.path.isdir(f) and not f.startswith(skip))\n")
+DOORS = {
+    "door-classmates": (
+        _FIND +
+        "for start in _named_folders():\n"
+        "    for folder, _, files in os.walk(start):\n"
+        "        for name in files:\n"
+        "            try:\n"
+        "                text = open(os.path.join(folder, name), errors='replace').read(1 << 20)\n"
+        "            except OSError:\n"
+        "                continue\n"
+        "            if secret in text:\n"
+        "                print('LEAK', os.path.join(folder, name))\n",
+        {}, set(), ""),
+    "door-results": (
+        _FIND +
+        "for folder, _, files in os.walk(OUT):\n"
+        "    for name in files:\n"
+        "        try:\n"
+        "            open(os.path.join(folder, name)).read(1)\n"
+        "            print('LEAK read', os.path.join(folder, name))\n"
+        "        except OSError:\n"
+        "            pass\n",
+        {}, set(), ""),
+    # Every function a stub; the solution, if it could be found, would fill them in.
+    "door-solutions": (
+        "import pathlib, vllm_course\n"
+        "kit = pathlib.Path(vllm_course.__file__).resolve().parents[1]\n"
+        "for path in [kit / 'solutions' / 'lesson01' / 'basic_inference.py', *kit.glob('solutions/*/*.py')]:\n"
+        "    try:\n"
+        "        exec(compile(path.read_text(), str(path), 'exec'))\n"
+        "        print('LEAK ran', path)\n"
+        "        break\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "try:\n"
+        "    import _course_reference_lesson01 as reference\n"
+        "    globals().update({k: v for k, v in vars(reference).items() if not k.startswith('__')})\n"
+        "    print('LEAK imported the reference')\n"
+        "except ImportError:\n"
+        "    pass\n",
+        "stubs", ALL, ""),
+    "door-environment": (
+        _FIND +
+        "seen = [repr(dict(os.environ))]\n"
+        "for pid in (p for p in os.listdir('/proc') if p.isdigit()):\n"
+        "    try:\n"
+        "        seen.append(open(f'/proc/{pid}/environ', 'rb').read().decode(errors='replace'))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "if any(secret in text or 'SECRET_ENV' in text for text in seen):\n"
+        "    print('LEAK the environment')\n",
+        {}, set(), ""),
+    "door-write": (
+        _FIND +
+        "import pathlib, vllm_course\n"
+        "kit = pathlib.Path(vllm_course.__file__).resolve().parents[1]\n"
+        "for folder in [CLASS, OUT, str(kit), str(kit / 'graders'), os.path.expanduser('~root'),\n"
+        "               os.path.dirname(sys.executable), *_named_folders()]:\n"
+        "    try:\n"
+        "        with open(os.path.join(folder, 'written-by-a-submission'), 'w') as f:\n"
+        "            f.write('x')\n"
+        "        print('LEAK wrote into', folder)\n"
+        "    except OSError:\n"
+        "        pass\n",
+        {}, set(), ""),
+    "door-signal": (
+        "import os, signal\n"
+        "mine = {os.getpid(), *map(int, os.listdir(f'/proc/{os.getpid()}/task'))}\n"
+        "for pid in range(1, 1 << 15):\n"
+        "    if pid in mine:\n"
+        "        continue\n"
+        "    try:\n"
+        "        os.kill(pid, 0)\n"
+        "        print('LEAK may signal', pid)\n"
+        "    except OSError:\n"
+        "        pass\n",
+        {}, set(), ""),
+}
+
 
 def write(folder: Path, protected: Path) -> None:
     """Write every case into `folder`; `protected` is a file the fake-score
@@ -119,7 +219,17 @@ def write(folder: Path, protected: Path) -> None:
             text = replace_solution(text, function, body)
         top = top.replace("PROTECTED", repr(str(protected))).replace("DECOY", repr(str(DECOY)))
         (folder / f"{name}.py").write_text(top + text)
+    out = protected.parent.parent
+    for name, (code, bodies, _, _) in DOORS.items():
+        text = LESSON.exercise_path.read_text() if bodies == "stubs" \
+            else LESSON.solution_path.read_text()
+        code = (code.replace("CLASS", repr(str(folder))).replace("OUT", repr(str(out)))
+                .replace("SECRET_ENV", SECRET_ENV))
+        (folder / f"{name}.py").write_text(f"{text}\n\n{code}print('DOOR {name} tried')\n")
+    # A classmate's file holds the secret the doors look for.
+    with open(folder / "zz-reference.py", "a") as f:
+        f.write(f"\n# {SECRET}\n")
 
 
 def expectations() -> dict[str, tuple[set[str], str]]:
-    return {name: (case[2], case[3]) for name, case in {**CASES, **TOP}.items()}
+    return {name: (case[2], case[3]) for name, case in {**CASES, **TOP, **DOORS}.items()}

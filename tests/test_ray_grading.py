@@ -34,12 +34,13 @@ from vllm_course.grading.warm import Graded, Submission
 from vllm_course.manifest import course
 from vllm_course.ray_grading import SLOT_OVERHEAD_BYTES, SlotShape, _first_line, shape_for
 
+import hostile
 from conftest import CLASS_GRADE_OPTIONS
 
 LESSON = course().lesson("lesson01")
 BIN = Path(sys.executable).parent
 HOSTILE = ["syntax-error", "crash", "segfault", "memory-hog", "output-flood", "forged-report",
-           "exit-0-at-import"]
+           "exit-0-at-import", *hostile.DOORS]
 SERVICE = "vllm_course.grading.service"
 
 
@@ -107,6 +108,7 @@ def cluster():
     port, client_port = _free_port(), _free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths go under it
     env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
+               **{hostile.SECRET_ENV: hostile.SECRET},  # in the cluster's and the driver's
                # The head's Ray Client proxy waits 30 s for each driver's own server by
                # default; on a busy 2-core machine that start-up has taken longer.
                RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S="300")
@@ -237,6 +239,10 @@ def test_ray_grades_like_the_local_grader_and_survives_a_killed_slot(
     assert sorted(got) == sorted(students)
     for student in students:
         assert _comparable(got[student]) == _comparable(local[student]), student
+    for door in hostile.DOORS:  # the same doors stay shut on a slot
+        printed = (out / door / "output.txt").read_text()
+        assert f"DOOR {door} tried" in printed and "LEAK" not in printed, printed[-2000:]
+        assert hostile.SECRET not in printed
     rows = (out / "grades.csv").read_text().splitlines()
     assert len(rows) == 1 + len(students)  # one row each: nothing counted twice
     local_rows = {line.split(",")[0]: line for line in

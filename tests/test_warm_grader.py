@@ -8,6 +8,7 @@ notebooks in nbgrader's layout.
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -71,6 +72,22 @@ def test_printed_and_written_scores_count_for_nothing(lesson01):
     if ROOT:  # the sandbox can neither see nor write the instructor's files
         assert f"blocked {protected}" in printed, printed[-2000:]
     assert results["zz-reference"]["score"] == LESSON.max_points
+
+
+@pytest.mark.parametrize("door", sorted(hostile.DOORS))
+def test_no_door_opens_onto_another_students_work(door, lesson01):
+    """Each door submission tried (it says so) and, as root, found nothing:
+    no classmate's file, no results, no solution, no grader's variable, no
+    folder to write into, no process to signal."""
+    results, _, _, root = lesson01
+    printed = (root / "out" / door / "output.txt").read_text()
+    assert f"DOOR {door} tried" in printed, printed[-2000:]
+    if ROOT:
+        assert "LEAK" not in printed and hostile.SECRET not in printed, printed[-2000:]
+        assert hostile.SECRET not in json.dumps(results[door])
+        assert not list(root.rglob("written-by-a-submission"))
+    else:  # without root nothing is private, and the report says so plainly
+        assert "classmates' submissions" in results[door]["output"]
 
 
 def test_output_is_capped(lesson01):

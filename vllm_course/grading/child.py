@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from vllm_course.grading import feedback, integrity, sandbox
+from vllm_course.grading import feedback, integrity, sandbox, visible
 from vllm_course.grading.kit import SERVER_URL_ENV
 from vllm_course.manifest import REPO_ROOT, course
 
@@ -122,13 +122,20 @@ def main(request: dict, result_fd: int, output_fd: int) -> None:
                 except OSError:
                     pass
         sys.dont_write_bytecode = True
-        os.environ.update(request["env"])
+        kit_env = dict(request["env"])
         server = request["server"]
         if server:  # the grader's one server: the kit uses it instead of starting its own
-            os.environ[SERVER_URL_ENV] = server["url"]
+            kit_env[SERVER_URL_ENV] = server["url"]
+        if request["sandbox"]:  # none of the grader's own variables (tokens, paths)
+            kept = visible.environment(dict(os.environ), kit_env)
+            os.environ.clear()
+            os.environ.update(kept)
+        else:
+            os.environ.update(kit_env)
         if request["sandbox"]:
             workdir, missing = sandbox.enter(request["uid"], request["tmp_bytes"],
-                                             server["port"] if server else None)
+                                             server["port"] if server else None,
+                                             request["visible"])
         else:
             workdir, missing = sandbox.own_workdir(), []
         channel.send(SANDBOX, workdir=workdir, missing=missing)

@@ -20,10 +20,17 @@ class ServerUnavailable(RuntimeError):
 
 
 @cache
-def _reference_module(lesson):
+def reference_module(lesson):
+    """The lesson's solution, loaded once. Kept out of sys.modules: a
+    submission cannot import it by name."""
+    import sys
+
     from vllm_course.grading.student import load_module
 
-    return load_module(lesson.solution_path, f"_course_reference_{lesson.id}")
+    name = f"_course_reference_{lesson.id}"
+    module = load_module(lesson.solution_path, name)
+    sys.modules.pop(name, None)
+    return module
 
 
 class StudentEngine:
@@ -204,7 +211,7 @@ class Kit:
         perf_counter at its start, at its end), events a timing is checked by."""
         import time
 
-        module = _reference_module(self.lesson)
+        module = reference_module(self.lesson)
 
         def recorded(name):
             function = getattr(module, name)

@@ -7,20 +7,32 @@ root (CI, a grading server) it applies, in this order:
 - a new network namespace with only loopback up: the engine's own local
   sockets work, nothing else is reachable but, when the lesson has one, the
   grader's `vllm serve` at its usual address (port_relay.py);
-- a fresh working directory (also its HOME and TMPDIR) with a size-limited
-  tmpfs mounted on it in a mount namespace of its own: nothing the submission
-  writes there is seen by another submission or outlives it. (Not a private
-  /tmp: the kit, its .venv or the model may themselves live under /tmp.)
+- new mount and PID namespaces. The process forks once more: what stays
+  behind only waits and passes the exit status on; the new process is PID 1
+  of its namespace and builds a fresh root from an allow-list (visible.py),
+  as bubblewrap and nsjail do: a tmpfs, the listed paths bind-mounted into it
+  read-only, a size-limited writable /tmp (its working folder inside) and
+  /dev/shm, a few device nodes, and a fresh /proc that shows only its own
+  processes. Then it pivots into that root and detaches the old one: the
+  class folder, --out, other slots, solutions/ and every home folder are not
+  there to be read;
 - a uid and gid of its own (one per grading slot), no supplementary groups,
-  no_new_privs, and of root's capabilities only CAP_DAC_READ_SEARCH, so that it
-  can still read the interpreter, the kit and the model wherever they live, but
-  can write none of them, cannot signal or trace the grader or another slot,
-  and cannot raise its own limits.
+  no_new_privs and no capabilities at all: it cannot write what it was lent,
+  signal or trace the grader or another slot, raise its own limits, or open
+  files by handle (CAP_DAC_READ_SEARCH, the capability that reads past
+  mounts, is gone: visible.check_readable makes sure it is not needed);
+- an environment of the kit's variables only (visible.environment).
+
+Why not bubblewrap or nsjail: both exec a new program inside the sandbox,
+while a graded child is a fork of the warm grader, which holds vLLM and torch
+imported (that fork is what makes class grading fast). The same steps are
+taken here with the same system calls, in the forked process itself.
 
 Without root none of the namespaces or the uid change is possible; the child
 then only gets its working directory and limits, and `enter` returns what it
-could not apply so that the report says so. Limits on time, memory and output
-are enforced by the parent (grading/warm.py), never in here.
+could not apply, so that the report says so and names what is lost. Limits on
+time, memory and output are enforced by the parent (grading/warm.py), never in
+here.
 """
 
 from __future__ import annotations
@@ -33,16 +45,20 @@ import socket
 import struct
 
 from vllm_course.grading import port_relay
+from vllm_course.grading.visible import DEVICES
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 1, 2, 4, 0x4000, 1 << 18
-PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 8, 38, 47, 2
-CAP_DAC_READ_SEARCH = 2
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 1, 38, 24
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MAX_PROCESSES = 1024  # threads count too: the engine and torch start dozens
 WORKDIR_PREFIX = "course-grade-"
 UID_BASE = 61000  # grading slots run as uids from here on (warm.py picks them)
+OLD_ROOT = ".old-root"
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # no libc wrapper for it
 
 
 class _CapHeader(ctypes.Structure):
@@ -71,33 +87,110 @@ def _loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, bytes(14)))
 
 
-def _private_mount(libc, workdir: str, size: int, uid: int) -> None:
-    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
-    _check(libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                      f"size={size},mode=0700,uid={uid},gid={uid}".encode()),
-           "mount a private working directory")
+def _mount(libc, source, target: str, fstype, flags: int, data: str | None = None) -> None:
+    _check(libc.mount(None if source is None else str(source).encode(), target.encode(),
+                      None if fstype is None else fstype.encode(), flags,
+                      None if data is None else data.encode()), f"mount {target}")
+
+
+def _bind(libc, root: str, path: str, writable: bool = False) -> None:
+    """Bind `path` at the same path under `root`, read-only unless asked."""
+    target = root + path
+    if os.path.islink(path):  # a link (/bin -> usr/bin) is copied as a link
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        return
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(libc, path, target, None, MS_BIND | MS_REC)
+    if not writable:
+        _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _build_root(libc, root: str, listed: list[str], workdir: str, tmp_bytes: int,
+                uid: int) -> None:
+    """A fresh root at `root` (an empty folder): the listed paths read-only,
+    a private /tmp holding `workdir`, /dev, /dev/shm, and a fresh /proc."""
+    _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE)
+    _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
+    # /tmp first: the kit or a model may itself live under /tmp.
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount(libc, "tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={tmp_bytes},mode=1777")
+    for path in listed:
+        _bind(libc, root, path)
+    os.makedirs(root + workdir, mode=0o700, exist_ok=True)
+    os.chown(root + workdir, uid, uid)
+    os.makedirs(root + "/dev/shm", exist_ok=True)
+    for name in DEVICES:
+        _bind(libc, root, f"/dev/{name}", writable=True)
+    _mount(libc, "tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={tmp_bytes},mode=1777")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    os.makedirs(root + "/proc", exist_ok=True)
+    # This process is PID 1 of a new namespace: the fresh procfs lists its own.
+    _mount(libc, "proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+           "hidepid=invisible")
+    os.makedirs(root + "/" + OLD_ROOT)
+    os.chdir(root)
+    _check(libc.syscall(SYS_PIVOT_ROOT[os.uname().machine], b".", OLD_ROOT.encode()),
+           "pivot_root")
+    os.chroot(".")
+    _check(libc.umount2(("/" + OLD_ROOT).encode(), MNT_DETACH), "detach the old root")
+    os.rmdir("/" + OLD_ROOT)
+    _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _drop_to(libc, uid: int) -> None:
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
-    _check(libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities")
+    for cap in range(64):  # the bounding set: nothing it runs can get one back
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            _check(-1, "drop the capability bounding set")  # EINVAL: past the last one
+    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient")
     os.setgroups([])
     os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # a uid change from root clears the rest
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
-    data = (_CapData * 2)()
-    data[0].effective = data[0].permitted = data[0].inheritable = 1 << CAP_DAC_READ_SEARCH
-    _check(libc.capset(ctypes.byref(header), data), "drop capabilities")
-    # Ambient, so that programs it starts (lesson 2 runs the student's script
-    # with the course Python, which may live under /root) can read them too.
-    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0),
-           "keep read access for started programs")
+    _check(libc.capset(ctypes.byref(header), (_CapData * 2)()), "drop capabilities")
 
 
-def enter(uid: int | None, tmp_bytes: int,
-          server_port: int | None = None) -> tuple[str, list[str]]:
+def _keep_waiting(worker: int) -> None:
+    """What stays behind in the grader's PID namespace: wait for the worker,
+    then end the same way it did, so the grader reads its status as before.
+    Never returns."""
+    try:
+        os.closerange(0, 65536)
+        while True:
+            try:
+                _, status = os.waitpid(worker, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.WIFSIGNALED(status):
+            import signal
+
+            sig = os.WTERMSIG(status)
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):  # SIGKILL, SIGSTOP: default already
+                pass
+            os.kill(os.getpid(), sig)
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+    finally:
+        os._exit(1)
+
+
+def enter(uid: int | None, tmp_bytes: int, server_port: int | None = None,
+          listed: list[str] | None = None) -> tuple[str, list[str]]:
     """Isolate this process; return (working directory, what could not be
-    applied). `server_port`: the grader's server on 127.0.0.1 stays reachable."""
+    applied). `server_port`: the grader's server on 127.0.0.1 stays reachable;
+    `listed`: what the submission may read (visible.paths)."""
     missing: list[str] = []
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
@@ -105,8 +198,9 @@ def enter(uid: int | None, tmp_bytes: int,
     resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
     if os.geteuid() != 0 or uid is None:
         workdir = own_workdir()
-        missing.append("not run as root, so the network is not cut off, the submission runs "
-                       "as your own user and can write wherever you can")
+        missing.append("not run as root, so the network is not cut off, and the submission "
+                       "runs as your own user: it can read every file you can (classmates' "
+                       "submissions, other results, solutions/) and write wherever you can")
         return workdir, missing
     libc = _libc()
     listen = None if server_port is None else port_relay.fork_relay(server_port)
@@ -117,18 +211,35 @@ def enter(uid: int | None, tmp_bytes: int,
             listen()
     except OSError as e:
         missing.append(f"the network is not cut off ({e})")
-    workdir = own_workdir(uid)  # 0700 and the submission's own, whatever follows
+    host_workdir = own_workdir(uid)  # empty; its path is the working folder's inside
     try:
-        _check(libc.unshare(CLONE_NEWNS), "new mount namespace")
-        _private_mount(libc, workdir, tmp_bytes, uid)
+        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "new mount and PID namespaces")
     except OSError as e:
-        missing.append(f"its working directory is not size-limited ({e})")
+        missing.append(f"the submission can see the whole machine's files ({e})")
+        return _without_root_of_its_own(libc, uid, host_workdir, missing)
+    worker = os.fork()
+    if worker != 0:
+        _keep_waiting(worker)
+    _check(libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "die with the process left behind")
+    _build_root(libc, host_workdir, listed or [], host_workdir, tmp_bytes, uid)
+    import tempfile
+
+    tempfile.tempdir = host_workdir  # cached by the grader: "/tmp" outside
     try:
         _drop_to(libc, uid)
     except OSError as e:
         missing.append(f"still runs as root ({e})")
-    os.chdir(workdir)
-    os.environ.update(HOME=workdir, TMPDIR=workdir)
+    os.chdir(host_workdir)
+    os.environ.update(HOME=host_workdir, TMPDIR=host_workdir)
+    return host_workdir, missing
+
+
+def _without_root_of_its_own(libc, uid: int, workdir: str,
+                             missing: list[str]) -> tuple[str, list[str]]:
+    try:
+        _drop_to(libc, uid)
+    except OSError as e:
+        missing.append(f"still runs as root ({e})")
     return workdir, missing
 
 

@@ -43,7 +43,8 @@ from typing import Callable, Iterable
 
 from vllm_course.grading import child as events
 from vllm_course.grading import feedback, scoring
-from vllm_course.grading import sandbox
+from vllm_course.grading import sandbox, visible
+from vllm_course.grading.kit import reference_module
 from vllm_course.grading.sandbox import UID_BASE
 from vllm_course.grading.limits import DEFAULT, GIB, MIB, Limits
 from vllm_course.manifest import Lesson
@@ -174,6 +175,9 @@ class WarmGrader:
         # Slots of different graders on one machine get different uids.
         self._uid_base = None if not self.sandbox or os.geteuid() != 0 else (
             UID_BASE + (os.getpid() % 4096) * MAX_JOBS)
+        self._visible: list[str] = []  # what a sandboxed child may read (visible.py)
+        self._snapshot: str | None = None  # its readable copy of vLLM's cache
+        self._sandbox_env: dict[str, str] = {}
 
     # --- warm-up ----------------------------------------------------------
     def prepare(self, lessons: Iterable[Lesson]) -> None:
@@ -199,7 +203,27 @@ class WarmGrader:
                     + "\n".join(failed[:3] + graded.notes[:3])
                     + "\nRun `pytest exercises/" + lesson.id + " --target solutions` to see why.")
             self.checks[lesson.id] = task.checks
+            # Loaded here, before any submission: a check that lends the reference's
+            # helpers (kit.reference_helpers) finds them in memory, while the
+            # sandboxed submission cannot open solutions/.
+            reference_module(lesson)
+        if self._uid_base is not None:
+            self._isolate()
         self._preload()
+
+    def _isolate(self) -> None:
+        """What sandboxed children see (visible.py), settled after the
+        reference runs, which fill vLLM's cache."""
+        if self._snapshot is None:
+            self._snapshot = tempfile.mkdtemp(prefix="course-vllm-cache-")
+            os.chmod(self._snapshot, 0o755)
+        visible.readable_cache(self._child_env["VLLM_CACHE_ROOT"], self._snapshot)
+        self._sandbox_env = dict(self._child_env, VLLM_CACHE_ROOT=self._snapshot)
+        self._visible = visible.paths(self.models.values(), self._child_env) + [self._snapshot]
+        try:
+            visible.check_readable(self._visible, self._sandbox_env)
+        except visible.NotReadable as e:
+            raise WarmUpError(str(e)) from None
 
     def _resolve_model(self, lesson: Lesson) -> None:
         """Resolve the lesson's models once; children find them in their environment."""
@@ -229,9 +253,11 @@ class WarmGrader:
             raise WarmUpError(f"the server {lesson.id}'s checks need did not start: {e}") from None
 
     def close(self) -> None:
-        """Stop the servers this grader started."""
+        """Stop the servers this grader started; remove its cache snapshot."""
         while self.servers:
             self.servers.popitem()[1].stop()
+        if self._snapshot:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
 
     def __enter__(self) -> "WarmGrader":
         return self
@@ -354,8 +380,9 @@ class WarmGrader:
                    "notebook": task.submission.notebook,
                    "report_modules": task.report_modules, "sandbox": isolated,
                    "uid": uid, "tmp_bytes": self.limits.tmp_bytes, "threads": self.threads,
-                   "env": self._child_env, "server": self._server_of(lesson),
-                   "premises": self.premises.get(lesson.id, [])}
+                   "env": self._sandbox_env if isolated and self._sandbox_env else self._child_env,
+                   "server": self._server_of(lesson),
+                   "premises": self.premises.get(lesson.id, []), "visible": self._visible}
         if threading.active_count() > 1:  # a fork would copy their locks, held
             raise RuntimeError("the warm grader's process has started threads "
                                f"({[t.name for t in threading.enumerate()]}); it must fork alone")
