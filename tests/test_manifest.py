@@ -46,6 +46,12 @@ def test_engine_options(tmp_path):
     assert load(write(tmp_path, text)).lesson("lesson01").engine == {"dtype": "float32"}
 
 
+def test_hidden_checks_are_shown_after_publishing_unless_the_lesson_says(tmp_path):
+    assert load(write(tmp_path, GOOD)).lesson("lesson01").hidden_visibility == "after_published"
+    text = GOOD.replace("    exercises:\n", "    hidden_visibility: visible\n    exercises:\n")
+    assert load(write(tmp_path, text)).lesson("lesson01").hidden_visibility == "visible"
+
+
 def test_a_lesson_may_ask_for_a_server(tmp_path):
     assert load(write(tmp_path, GOOD)).lesson("lesson01").serve is None
     text = GOOD.replace("    exercises:\n", "    serve: [--chat-template, t.jinja]\n    exercises:\n")
@@ -64,6 +70,8 @@ def test_a_lesson_may_ask_for_a_server(tmp_path):
      "must be a list of `vllm serve` flags"),
     (("exercises:\n", "engine: {1: float32}\n    exercises:\n"), "lessons[0].engine",
      "LLM keyword arguments"),
+    (("exercises:\n", "hidden_visibility: later\n    exercises:\n"),
+     "lessons[0].hidden_visibility", "one of visible, hidden, after_due_date, after_published"),
 ])
 def test_malformed_fields_are_named(tmp_path, change, field, expected):
     p = write(tmp_path, GOOD.replace(*change))

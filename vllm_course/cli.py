@@ -145,6 +145,18 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                        ray=args.ray, slot=slot)
 
 
+def _cmd_gradescope(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vllm_course.gradescope_build import build
+
+    lesson = _lesson_or_exit(args.lesson, "course gradescope")
+    out = build(lesson, Path(args.out))
+    print(f"wrote {out}: upload it as the autograder of {lesson.id}'s programming assignment "
+          "(see lessons/INSTRUCTORS.md, Gradescope)")
+    return 0
+
+
 def _study(name: str):
     """A student command from study.py / watch.py, run with clear errors."""
     def run(args: argparse.Namespace) -> int:
@@ -243,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fraction of a GPU each Ray grading slot asks for (GPU clusters; "
                             "see lessons/INSTRUCTORS.md)")
     grade.set_defaults(func=_cmd_grade)
+
+    gradescope = sub.add_parser("gradescope", help="build a lesson's Gradescope autograder zip "
+                                                   "(instructors)")
+    gradescope.add_argument("lesson", metavar="LESSON", help="e.g. lesson01")
+    gradescope.add_argument("--out", default="autograder.zip", metavar="ZIP",
+                            help="the zip to write (default: autograder.zip)")
+    gradescope.set_defaults(func=_cmd_gradescope)
 
     check = sub.add_parser("check", help="check that every lesson has all its parts (maintainers)")
     check.set_defaults(func=_cmd_check)

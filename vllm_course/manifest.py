@@ -59,6 +59,9 @@ class Lesson:
     # Extra `vllm serve` flags when its checks talk to a server of its model
     # that the kit starts (lesson 9); None when they need none.
     serve: tuple[str, ...] | None = None
+    # Gradescope's visibility for the result of an exercise that has a hidden
+    # check (course.yaml `hidden_visibility`, one of VISIBILITIES).
+    hidden_visibility: str = "after_published"
 
     # Every layout path of a lesson is built here, and only here.
     @property
@@ -145,6 +148,16 @@ def _field(data: dict, key: str, kind: type, where: str, path: Path) -> Any:
     return value
 
 
+def _one_of(raw: Any, key: str, choices, default: str, where: str, path: Path, what: str) -> str:
+    """An optional string field whose value must be one of `choices`."""
+    if not (isinstance(raw, dict) and key in raw):
+        return default
+    value = _field(raw, key, str, where, path)
+    if value not in choices:
+        raise ManifestError(f"{path}: {where}.{key} must {what}, found {value!r}")
+    return value
+
+
 def _engine(raw: dict, where: str, path: Path) -> dict:
     if "engine" not in raw:
         return {}
@@ -157,6 +170,7 @@ def _engine(raw: dict, where: str, path: Path) -> dict:
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's
 
 
 _ENV = re.compile(r"^VLLM_COURSE_[A-Z0-9_]*MODEL$")
@@ -242,12 +256,8 @@ def parse(data: Any, path: Path) -> Course:
             if name not in models:
                 raise ManifestError(f"{path}: {where}.{key} must name models of the course "
                                     f"({', '.join(models)}), found {name!r}")
-        factory = "create_llm"
-        if isinstance(raw, dict) and "engine_factory" in raw:
-            factory = _field(raw, "engine_factory", str, where, path)
-            if factory not in functions:
-                raise ManifestError(f"{path}: {where}.engine_factory must name one of the "
-                                    f"lesson's exercises, found {factory!r}")
+        factory = _one_of(raw, "engine_factory", functions, "create_llm", where, path,
+                          "name one of the lesson's exercises")
         serve = None
         if isinstance(raw, dict) and "serve" in raw:
             serve = raw["serve"]
@@ -255,6 +265,8 @@ def parse(data: Any, path: Path) -> Course:
                 raise ManifestError(f"{path}: {where}.serve must be a list of `vllm serve` "
                                     f"flags (strings), found {serve!r}")
             serve = tuple(serve)
+        visibility = _one_of(raw, "hidden_visibility", VISIBILITIES, "after_published", where,
+                             path, "be one of " + ", ".join(VISIBILITIES))
         lessons.append(
             Lesson(
                 id=lesson_id,
@@ -267,6 +279,7 @@ def parse(data: Any, path: Path) -> Course:
                 also=tuple(also),
                 engine_factory=factory,
                 serve=serve,
+                hidden_visibility=visibility,
             )
         )
     return Course(

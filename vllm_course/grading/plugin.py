@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def pytest_collect_file(file_path: Path, parent):
 class GradingSession:
     def __init__(self, config):
         self.config = config
+        self.started = time.monotonic()  # results.json's execution_time
         self.results: dict[str, dict[str, scoring.ExerciseResult]] = {}
         self.students: dict[str, Student] = {}
         self.kits: dict[str, Kit] = {}
@@ -216,9 +218,10 @@ class GradingSession:
                                 {f: r.status for f, r in results.items()})
         path = self.config.getoption("--results")
         if path:
-            merged = {f"{lid}.{k}" if len(self.results) > 1 else k: v
-                      for lid, res in self.results.items() for k, v in res.items()}
-            scoring.write_results(Path(path), merged)
+            data = scoring.gradescope(
+                [(course().lesson(lid), res) for lid, res in self.results.items()],
+                time.monotonic() - self.started)
+            scoring.write_results(Path(path), data)
             terminalreporter.write_line(f"results written to {path}")
 
 

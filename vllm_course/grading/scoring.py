@@ -66,22 +66,41 @@ def table(lesson: Lesson, results: dict[str, ExerciseResult]) -> list[str]:
     return lines
 
 
-def gradescope(results: dict[str, ExerciseResult]) -> dict:
-    """Gradescope's results.json: top-level score and one entry per exercise."""
-    tests = [
-        {
-            "name": r.function,
-            "score": r.points,
-            "max_score": r.max_points,
-            "status": "passed" if r.status == "passed" else "failed",
-            "output": "\n\n".join(r.messages) if r.messages else
-                      ("" if r.status == "passed" else "not run"),
-        }
-        for r in results.values()
-    ]
-    return {"score": sum(r.points for r in results.values()), "tests": tests}
+def gradescope(lessons: list[tuple[Lesson, dict[str, ExerciseResult]]], seconds: float,
+               notes: list[str] | tuple[str, ...] = ()) -> dict:
+    """Gradescope's results.json, the one writer that pytest, notebooks and
+    `course grade` share: one test per exercise, numbered in the lesson's
+    order; an exercise with a hidden check takes its lesson's
+    `hidden_visibility`; what the student prints stays hidden."""
+    from vllm_course.grading.registry import declared
+
+    many = len(lessons) > 1
+    tests, lines = [], []
+    for i, (lesson, results) in enumerate(lessons, 1):
+        hidden = {d.function for d in declared(lesson) if d.hidden}
+        for n, exercise in enumerate(lesson.exercises, 1):
+            r = results[exercise.function]
+            tests.append({
+                "name": f"{lesson.id}.{r.function}" if many else r.function,
+                "number": f"{i}.{n}" if many else str(n),
+                "score": r.points,
+                "max_score": r.max_points,
+                "status": "passed" if r.status == "passed" else "failed",
+                "output": "\n\n".join(r.messages) if r.messages else
+                          ("" if r.status == "passed" else "not run"),
+                "output_format": "text",  # the kit's messages are plain text, laid out
+                "tags": [lesson.id, exercise.section],
+                "visibility": lesson.hidden_visibility if r.function in hidden else "visible",
+            })
+        lines.append(score_line(lesson, results))
+        not_run = [r.function for r in results.values() if r.status == "not run"]
+        if not_run:
+            lines.append(f"not run: {', '.join(not_run)}")
+    return {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1),
+            "output": "\n".join([*lines, *notes]), "output_format": "text",
+            "stdout_visibility": "hidden", "tests": tests}
 
 
-def write_results(path: Path, results: dict[str, ExerciseResult]) -> None:
+def write_results(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(gradescope(results), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

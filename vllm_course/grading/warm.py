@@ -90,8 +90,8 @@ class Graded:
 
     def results_json(self) -> dict:
         """Gradescope's results.json, with the kit's notes beside it."""
-        data = scoring.gradescope(self.results)
-        data["output"] = "\n".join(self.notes)
+        data = scoring.gradescope([(self.submission.lesson, self.results)], self.seconds,
+                                  self.notes)
         data["extra_data"] = {"lesson": self.submission.lesson.id, "tampered": self.tampered,
                               "seconds": round(self.seconds, 1), "processes": self.children,
                               "kit_errors": self.kit_errors}
