@@ -157,6 +157,39 @@ def test_half_precision_cache_close_to_float():
         torch.testing.assert_close(got.float(), want, atol=3e-2, rtol=3e-2)
 
 
+@pytest.mark.parametrize("kind", ["fp8", "fp8_e5m2"])
+def test_an_fp8_cache_holds_bytes_and_stays_close_to_float(kind):
+    """vLLM allocates an fp8 KV cache as uint8: the op stores x / scale as
+    fp8 bytes and reads them back times the scale."""
+    rng = random.Random(7)
+    torch.manual_seed(7)
+    floats, _, _, block_table, reqs = make_batch(rng, 3, 4, 2, 64, 16, torch.float32)
+    cache = torch.zeros_like(floats, dtype=torch.uint8)  # vLLM's fp8 cache: one byte each
+    kc, vc = cache.view(floats.shape[0], 2, 32, 64).chunk(2, dim=2)
+    keys = torch.cat([r["k"] for r in reqs])
+    slots = [int(block_table[i, p // 16]) * 16 + p % 16
+             for i, r in enumerate(reqs) for p in range(r["seq_len"])]
+    C.cpu_attn_reshape_and_cache(keys, torch.cat([r["v"] for r in reqs]), kc, vc,
+                                 torch.tensor(slots), "vec", 2.0, 0.5, kind)
+    assert cache.dtype == torch.uint8 and cache.any()
+    query = torch.cat([r["q"] for r in reqs])
+    qsl = torch.tensor([0] + [r["q_len"] for r in reqs]).cumsum(0).to(torch.int32)
+    seq_lens = torch.tensor([r["seq_len"] for r in reqs], dtype=torch.int32)
+    output = torch.full_like(query, float("nan"))
+    meta = C.get_scheduler_metadata(3, 4, 2, 64, seq_lens, query.dtype, qsl, True, -1, "vec",
+                                    False, None, kind)
+    C.cpu_attention_with_kv_cache(query, kc, vc, output, qsl, seq_lens, 0.125, True, None, -1,
+                                  block_table, 0.0, meta, None, None, 2.0, 0.5, kind)
+    for i, r in enumerate(reqs):
+        want = plain_attention(r["q"], r["k"], r["v"], 0.125)
+        torch.testing.assert_close(output[int(qsl[i]): int(qsl[i + 1])], want, atol=0.15, rtol=0.15)
+
+
+def test_an_unknown_cache_dtype_is_refused_by_name():
+    with pytest.raises(NotImplementedError, match="kv_cache_dtype='int4'"):
+        reference_ops._fp8_of("int4")
+
+
 def test_slot_mapping_and_padding():
     block = 4
     block_table = torch.tensor([[7, 2, 0], [5, 9, 1]], dtype=torch.int32)

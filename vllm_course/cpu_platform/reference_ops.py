@@ -89,7 +89,7 @@ def cpu_attn_reshape_and_cache(
     v_scale: float,
     kv_cache_dtype: str,
 ) -> None:
-    _require_plain_cache(kv_cache_dtype)
+    fp8 = _fp8_of(kv_cache_dtype)
     num_tokens = key.shape[0]
     slots = slot_mapping[:num_tokens].to(torch.long)
     keep = slots >= 0
@@ -97,6 +97,9 @@ def cpu_attn_reshape_and_cache(
         slots, key, value = slots[keep], key[keep], value[keep]
     block_size = key_cache.shape[2]
     blocks, offsets = slots // block_size, slots % block_size
+    if fp8 is not None:  # vLLM keeps an fp8 cache as bytes: x / scale, as fp8, as bytes
+        key = (key.float() / k_scale).to(fp8).view(torch.uint8)
+        value = (value.float() / v_scale).to(fp8).view(torch.uint8)
     # Advanced indexing on the (non-contiguous) views writes through to the
     # shared cache storage. Result shape of cache[b, :, o] is [n, heads, dim].
     key_cache[blocks, :, offsets] = key.to(key_cache.dtype)
@@ -123,7 +126,7 @@ def cpu_attention_with_kv_cache(
     v_scale: float,
     kv_cache_dtype: str,
 ) -> None:
-    _require_plain_cache(kv_cache_dtype)
+    fp8 = _fp8_of(kv_cache_dtype)
     for name, value in (("alibi_slopes", alibi_slopes), ("attention sinks", s_aux),
                         ("dynamic_causal", dynamic_causal)):
         if value is not None:
@@ -141,26 +144,47 @@ def cpu_attention_with_kv_cache(
     q_lens = [q_starts[i + 1] - q_starts[i] for i in range(num_reqs)]
     opts = (scale, causal, sliding_window, softcap)
 
+    def load(cached: torch.Tensor, scale_of: float) -> torch.Tensor:
+        """Gathered cache rows as the query's dtype (an fp8 cache dequantized)."""
+        if fp8 is None:
+            return cached
+        return (cached.view(fp8).float() * scale_of).to(query.dtype)
+
     if max(q_lens) == 1 and min(q_lens) == 1:
         # Pure decode: one padded batch instead of a Python loop per request.
         out[:num_reqs] = _decode_batch(
-            query[:num_reqs], key_cache, value_cache, block_table, lens, *opts
+            query[:num_reqs], key_cache, value_cache, block_table, lens, *opts,
+            load=load, scales=(k_scale, v_scale)
         )
         return
     for i in range(num_reqs):
         s, e = q_starts[i], q_starts[i + 1]
         if e > s:
             out[s:e] = _attend_one(
-                query[s:e], key_cache, value_cache, block_table[i], lens[i], *opts
+                query[s:e], key_cache, value_cache, block_table[i], lens[i], *opts,
+                load=load, scales=(k_scale, v_scale)
             )
 
 
-def _require_plain_cache(kv_cache_dtype: str) -> None:
+# vLLM's fp8 KV-cache names; "fp8" is e4m3, as on GPUs.
+FP8_CACHES = {"fp8": torch.float8_e4m3fn, "fp8_e4m3": torch.float8_e4m3fn,
+              "fp8_e5m2": torch.float8_e5m2}
+
+
+def _fp8_of(kv_cache_dtype: str) -> torch.dtype | None:
+    """The fp8 type an fp8 cache holds, None for a plain one; else refuse."""
+    if kv_cache_dtype in FP8_CACHES:
+        return FP8_CACHES[kv_cache_dtype]
     if kv_cache_dtype not in ("auto", "float16", "bfloat16", "float32", "float"):
         raise NotImplementedError(
             f"vllm_course CPU reference ops do not support kv_cache_dtype="
-            f"{kv_cache_dtype!r}; leave kv_cache_dtype on 'auto'."
+            f"{kv_cache_dtype!r}; use 'auto' or one of {', '.join(FP8_CACHES)}."
         )
+    return None
+
+
+def _plain(cached: torch.Tensor, scale_of: float) -> torch.Tensor:
+    return cached
 
 
 def _gather_kv(cache: torch.Tensor, blocks: torch.Tensor, length: int) -> torch.Tensor:
@@ -171,12 +195,12 @@ def _gather_kv(cache: torch.Tensor, blocks: torch.Tensor, length: int) -> torch.
 
 
 def _attend_one(q, key_cache, value_cache, blocks_row, seq_len, scale, causal,
-                sliding_window, softcap):
+                sliding_window, softcap, load=_plain, scales=(1.0, 1.0)):
     block_size = key_cache.shape[2]
     nb = -(-seq_len // block_size)
     blocks = blocks_row[:nb].to(torch.long)
-    k = _gather_kv(key_cache, blocks, seq_len)
-    v = _gather_kv(value_cache, blocks, seq_len)
+    k = load(_gather_kv(key_cache, blocks, seq_len), scales[0])
+    v = load(_gather_kv(value_cache, blocks, seq_len), scales[1])
     q_len = q.shape[0]
     # Queries are the last q_len positions of the sequence.
     q_pos = torch.arange(seq_len - q_len, seq_len).unsqueeze(1)
@@ -187,7 +211,7 @@ def _attend_one(q, key_cache, value_cache, blocks_row, seq_len, scale, causal,
 
 
 def _decode_batch(q, key_cache, value_cache, block_table, lens, scale, causal,
-                  sliding_window, softcap):
+                  sliding_window, softcap, load=_plain, scales=(1.0, 1.0)):
     num_reqs = q.shape[0]
     block_size = key_cache.shape[2]
     max_len = max(lens)
@@ -206,6 +230,7 @@ def _decode_batch(q, key_cache, value_cache, block_table, lens, scale, causal,
             return picked.permute(0, 2, 1, 3, 4).reshape(num_reqs, kvh, -1, d)[:, :, :max_len]
 
         k, v = gather(key_cache), gather(value_cache)
+    k, v = load(k, scales[0]), load(v, scales[1])
     # The query is each sequence's last token: causality only hides padding.
     lens_t = torch.tensor(lens).view(num_reqs, 1, 1, 1)
     k_pos = torch.arange(max_len).view(1, 1, 1, max_len)
