@@ -186,10 +186,12 @@ DOORS = {
         "kit = pathlib.Path(vllm_course.__file__).resolve().parents[1]\n"
         "for folder in [CLASS, OUT, str(kit), str(kit / 'graders'), os.path.expanduser('~root'),\n"
         "               os.path.dirname(sys.executable), *_named_folders()]:\n"
+        "    path = os.path.join(folder, 'written-by-a-submission')\n"
         "    try:\n"
-        "        with open(os.path.join(folder, 'written-by-a-submission'), 'w') as f:\n"
+        "        with open(path, 'w') as f:\n"
         "            f.write('x')\n"
         "        print('LEAK wrote into', folder)\n"
+        "        os.remove(path)  # said, and taken back: a run without the sandbox leaves no trace\n"
         "    except OSError:\n"
         "        pass\n",
         {}, set(), ""),
