@@ -70,6 +70,23 @@ def expect_sampling_params(params, **asked):
                          f"{shown} and leave every other field at its default")
 
 
+def recorded(name: str, function, spans: list | None = None, returned: list | None = None):
+    """`function`, appending (name, perf_counter at its start, at its end) to
+    `spans` and (name, its return value) to `returned`: the events a check
+    reads (a call made, inside which clock readings must fall), not timings."""
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            value = function(*args, **kwargs)
+        finally:
+            if spans is not None:
+                spans.append((name, start, time.perf_counter()))
+        if returned is not None:
+            returned.append((name, value))
+        return value
+    return call
+
+
 class CountingLLM:
     """The kit's engine as the student's code sees it, counting calls of
     `methods` (an event, not a timing: "one llm.chat call" is read here).
@@ -94,11 +111,7 @@ class CountingLLM:
 
         def counted(*args, **kwargs):
             self.calls[name] += 1
-            start = time.perf_counter()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                self.spans.append((name, start, time.perf_counter()))
+            return recorded(name, attribute, self.spans)(*args, **kwargs)
         return counted
 
 

@@ -209,26 +209,11 @@ class Kit:
         `returned`, if given, gets (name, return value) of each call, so that a
         check knows what the code it grades was given; `spans` gets (name,
         perf_counter at its start, at its end), events a timing is checked by."""
-        import time
+        from vllm_course.grading.checks import recorded
 
         module = reference_module(self.lesson)
-
-        def recorded(name):
-            function = getattr(module, name)
-            if returned is None and spans is None:
-                return function
-
-            def call(*args, **kwargs):
-                start = time.perf_counter()
-                value = function(*args, **kwargs)
-                if spans is not None:
-                    spans.append((name, start, time.perf_counter()))
-                if returned is not None:
-                    returned.append((name, value))
-                return value
-            return call
-
-        with self.student.replaced({name: recorded(name) for name in names}):
+        lent = {name: recorded(name, getattr(module, name), spans, returned) for name in names}
+        with self.student.replaced(lent):
             yield
 
     # The kit's own references, computed on the shared engine (greedy runs are
