@@ -109,9 +109,10 @@ def cluster():
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths go under it
     env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
                **{hostile.SECRET_ENV: hostile.SECRET},  # in the cluster's and the driver's
-               # The head's Ray Client proxy waits 30 s for each driver's own server by
-               # default; on a busy 2-core machine that start-up has taken longer.
-               RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S="300")
+               # Ray Client's proxy forks each driver's server while gRPC runs; with
+               # gRPC's fork support on, that child can crash (ray-project/ray#63202).
+               # INSTRUCTORS.md tells instructors to start their head this way.
+               GRPC_ENABLE_FORK_SUPPORT="0")
     started = subprocess.run(
         [BIN / "ray", "start", "--head", "--port", str(port), "--num-cpus", "2",
          "--ray-client-server-port", str(client_port), "--node-ip-address", "127.0.0.1",

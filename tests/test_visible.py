@@ -24,6 +24,16 @@ def test_the_kit_is_lent_without_its_solutions_or_tests(tmp_path):
     assert str(hub_home / "hub") in listed  # a hub id is found in the hub cache only
 
 
+def test_a_home_folder_on_sys_path_is_not_lent(tmp_path, monkeypatch):
+    home, site = tmp_path / "home", tmp_path / "user" / "site-packages"
+    home.mkdir()
+    site.mkdir(parents=True)
+    monkeypatch.setattr(visible.sys, "path", [*visible.sys.path, str(home), str(site)])
+    listed = visible.paths([], {})
+    assert str(site) in listed
+    assert not any(str(home) == p or str(home).startswith(p + "/") for p in listed), listed
+
+
 def test_a_path_inside_a_listed_one_is_not_bound_twice():
     assert visible._outermost(["/usr/lib", "/usr", "/usr/local/x"]) == ["/usr"]
 

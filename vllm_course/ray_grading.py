@@ -140,12 +140,13 @@ class RayGrader:
                     "the cluster's token (RAY_AUTH_TOKEN, or the head's ~/.ray/auth_token copied "
                     "here); see lessons/INSTRUCTORS.md") from None
             hint = ("Is `ray start --head` running there, with the same Ray version as here?")
-            if "Proxy failed to Connect to backend" in str(e):
-                # The head's Ray Client server gives each driver a server of its own and
-                # waits 30 s for it by default: a busy head needs longer.
-                hint = ("The head's Ray Client server timed out starting this driver's server: "
-                        "start the head with RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S=120 in "
-                        "its environment, or join it by its GCS address (HEAD:6379).")
+            if "Starting Ray client server failed" in str(e) or "Proxy failed to Connect" in str(e):
+                # Ray Client's proxy forks a server per driver while gRPC runs, and that
+                # child can crash at once (ray-project/ray#63202).
+                hint = ("The head's Ray Client proxy could not start this driver's server, a "
+                        "known Ray fault: restart the head with GRPC_ENABLE_FORK_SUPPORT=0 in its "
+                        "environment, or join it by its GCS address (HEAD:6379) instead of "
+                        "ray://; see lessons/INSTRUCTORS.md.")
             raise RayGradingError(f"could not start or join {where}: {_first_line(e)}. "
                                   f"{hint}") from None
         self._ray = ray

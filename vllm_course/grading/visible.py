@@ -5,7 +5,9 @@ Read-only, each at its own path:
 - the system's programs and libraries (/usr and the links to it), /sys, and
   the few files of /etc that programs read;
 - the interpreter (sys.base_prefix), its environment (sys.prefix) and the
-  other folders on sys.path;
+  library folders on sys.path (site-packages, dist-packages, zips); any other
+  folder there (PYTHONPATH=$HOME, say) would lend all it holds, so it is not
+  lent;
 - of the kit's checkout only the code and the graders (KIT_PARTS): never
   solutions/, tests/ or .git;
 - the models the lessons load, the kit's cache, vLLM's cache, and of Hugging
@@ -60,7 +62,8 @@ def paths(models: Iterable[str], env: dict[str, str]) -> list[str]:
         where = Path(entry).resolve()
         if where == kit or kit.is_relative_to(where) or where.is_relative_to(kit):
             continue  # the checkout itself: only its KIT_PARTS below
-        wanted.append(entry)
+        if _library(where):
+            wanted.append(entry)
     wanted += [str(kit / part) for part in KIT_PARTS]
     for key in ("VLLM_COURSE_CACHE", "VLLM_CACHE_ROOT"):
         if env.get(key):
@@ -70,6 +73,13 @@ def paths(models: Iterable[str], env: dict[str, str]) -> list[str]:
     for model in models:
         wanted.append(model if os.path.isabs(model) else hub)
     return _outermost(p for p in wanted if os.path.lexists(p))
+
+
+def _library(where: Path) -> bool:
+    """A sys.path folder that holds installed packages only, not a user's files."""
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return (where.name in ("site-packages", "dist-packages") or where.suffix in (".zip", ".egg")
+            or any(where.is_relative_to(p) for p in prefixes))
 
 
 def _outermost(candidates: Iterable[str]) -> list[str]:
