@@ -96,6 +96,15 @@ def test_unknown_lesson(tmp_path):
         load(write(tmp_path, GOOD)).lesson("lesson09")
 
 
+def test_a_mistyped_lesson_is_matched_by_its_number_first():
+    c = course()
+    # "lesson1" is one edit from lesson01 and from lesson10: the number decides.
+    assert c.closest_lesson("lesson1") == "lesson01"
+    assert c.closest_lesson("lesson 10") == "lesson10"
+    assert c.closest_lesson("lessno") in {l.id for l in c.lessons}
+    assert c.closest_lesson("zzz") is None
+
+
 def test_every_lesson_has_all_its_parts():
     """course.yaml, lesson texts, solutions, stubs and graders agree (`course check`)."""
     assert problems(course()) == []

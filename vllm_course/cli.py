@@ -103,17 +103,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _lesson_or_exit(lesson_id: str, command: str):
-    """The lesson named, or exit 2 with the closest matches."""
-    import difflib
-
+    """The lesson named, or exit 2 with the closest match."""
     from vllm_course.manifest import ManifestError, course
 
     try:
         return course().lesson(lesson_id)
     except ManifestError:
         known = [l.id for l in course().lessons]
-        close = difflib.get_close_matches(lesson_id, known, n=1)
-        hint = f" Did you mean {close[0]}?" if close else ""
+        close = course().closest_lesson(lesson_id)
+        hint = f" Did you mean {close}?" if close else ""
         print(f"{command}: no lesson {lesson_id!r} in course.yaml (lessons: "
               f"{', '.join(known)}).{hint}", file=sys.stderr)
         raise SystemExit(2) from None

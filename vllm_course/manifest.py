@@ -133,6 +133,26 @@ class Course:
         known = ", ".join(l.id for l in self.lessons) or "none"
         raise ManifestError(f"{self.path}: no lesson {lesson_id!r} (lessons: {known})")
 
+    def closest_lesson(self, name: str) -> str | None:
+        """The lesson id a mistyped `name` most likely meant, or None.
+
+        The number decides first: "lesson1" means lesson01, not lesson10, though
+        both are one edit away.
+        """
+        import difflib
+
+        def number(text: str) -> int | None:
+            digits = re.search(r"\d+", text)
+            return int(digits[0]) if digits else None
+
+        known = [l.id for l in self.lessons]
+        wanted = number(name)
+        same = [i for i in known if wanted is not None and number(i) == wanted]
+        if same:
+            return same[0]
+        close = difflib.get_close_matches(name, known, n=1)
+        return close[0] if close else None
+
 
 def _field(data: dict, key: str, kind: type, where: str, path: Path) -> Any:
     if not isinstance(data, dict):

@@ -28,9 +28,9 @@ def find_lesson(lesson_id: str) -> Lesson:
     known = [l.id for l in course().lessons]
     if lesson_id in known:
         return course().lesson(lesson_id)
-    close = difflib.get_close_matches(lesson_id, known, n=1)
+    close = course().closest_lesson(lesson_id)
     raise StudyError(f"no lesson {lesson_id!r} (lessons: {', '.join(known)})"
-                     + (f". Did you mean {close[0]}?" if close else ""))
+                     + (f". Did you mean {close}?" if close else ""))
 
 
 def find_exercise(function: str) -> tuple[Lesson, Exercise]:
