@@ -81,4 +81,8 @@ fi
 # Shown as it goes (training takes a minute); silent when already built.
 "$PY" -m vllm_course.offline_model ensure course >/dev/null ||
   fail "build the offline model" "see the message above; 'course model' tells which model the kit uses"
+
+# 5. Lesson 10's practice LoRA adapters, for the model the kit resolves (once per model)
+"$PY" -m vllm_course.lora_adapters ensure >/dev/null ||
+  fail "train the practice LoRA adapters" "see the message above; 'python -m vllm_course.lora_adapters' retries"
 exit 0

@@ -6,6 +6,8 @@ backend, scheduler, sampler). What this class changes, and why:
   importing a CPU build of vllm._C that the registry does not ship;
 - register_triton_kernel_overrides: re-registers the slot-mapping override,
   whose stock version mis-binds its launch arguments in 0.32.0;
+- get_punica_wrapper: vLLM's PyTorch LoRA ops, except that a request with no
+  adapter gets none (lora_punica);
 - defaults a student would otherwise trip over, each applied only when the
   user left the setting alone, and all reported in one log line.
 """
@@ -66,6 +68,10 @@ class CourseCpuPlatform(CpuPlatform):
                         )
                     }
                 )
+
+    @classmethod
+    def get_punica_wrapper(cls) -> str:
+        return "vllm_course.cpu_platform.lora_punica.CoursePunicaWrapperCPU"
 
     @classmethod
     def apply_config_platform_defaults(cls, vllm_config) -> None:
