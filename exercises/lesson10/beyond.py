@@ -5,10 +5,13 @@ covers everything you need; each docstring names the section to read.
 Grade your work with:  pytest exercises/lesson10
 
 `llm` is an LLM created with enable_prefix_caching=True and
-disable_log_stats=False, so that its prefix-cache counters are kept.
+disable_log_stats=False, so that its prefix-cache counters are kept, and with
+enable_lora=True (max_loras=2, max_lora_rank=8), so that requests may pick an
+adapter.
 """
 
 from vllm import LLM, SamplingParams, TokensPrompt
+from vllm.lora.request import LoRARequest
 from vllm.sampling_params import BeamSearchParams
 
 
@@ -95,6 +98,32 @@ def prompt_budget(llm: LLM, prompt: str) -> int:
     vLLM refuses the prompt.
 
     Lesson section: "max_model_len".
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def adapter_requests(adapters: list[str | None]) -> list[LoRARequest | None]:
+    """One entry per entry of `adapters`, in order: None stays None (the base
+    model); a folder becomes a LoRARequest whose lora_path is that folder.
+    Give each distinct folder its own lora_int_id, counting 1, 2, ... in the
+    order folders first appear, and the same request to every entry of the
+    same folder. Any lora_name will do. Leave the caller's list as it was.
+
+    Lesson section: "LoRA adapters".
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def generate_with_adapters(llm: LLM, prompts: list[str], adapters: list[str | None],
+                           max_tokens: int) -> list[str]:
+    """Generate greedily (temperature=0, at most `max_tokens` tokens) for every
+    prompt in ONE llm.generate call, prompts[i] with the adapter in folder
+    adapters[i] (None: the base model), the requests made by
+    adapter_requests. Return the completions' texts in prompt order.
+
+    Lesson section: "Two adapters and the base model in one batch".
     """
     # YOUR CODE HERE
     raise NotImplementedError()

@@ -7,8 +7,12 @@ parameters. Cache hits are read from the engine's own counters around each
 call the student's code makes (`CallLog`), never from timings; prompts that
 must be new to the cache carry a fresh nonce, since the kit's engine lives
 for the whole grading run. Every premise about what the model or the engine
-does (a repeated prompt hits the cache, the engine stops at max_model_len) is established on
-the kit's own run first, or the check ends as a kit error.
+does (a repeated prompt hits the cache, the engine stops at max_model_len, an
+adapter changes a prompt's completion) is established on the kit's own run
+first, or the check ends as a kit error. The adapters are the kit's practice
+adapters for the model graded on (lora_adapters.py); the kit's own adapter
+runs use ids no submission is told to use, so that no adapter a submission
+loaded under a wrong id stands in the kit's runs.
 """
 
 import copy
@@ -17,13 +21,15 @@ import uuid
 import pytest
 from vllm import SamplingParams, TokensPrompt
 from vllm.exceptions import VLLMValidationError
+from vllm.lora.request import LoRARequest
 from vllm.sampling_params import BeamSearchParams
 
 from vllm_course.grading import expect
-from vllm_course.grading.checks import CountingLLM
+from vllm_course.grading.checks import CountingLLM, expect_unchanged
 from vllm_course.grading.compare import isclose
 from vllm_course.grading.feedback import describe_type
 from vllm_course.grading.premises import require
+from vllm_course.lora_adapters import practice_adapter
 
 QUERIES, HITS = "vllm:prefix_cache_queries", "vllm:prefix_cache_hits"
 GENERATED = "vllm:generation_tokens"
@@ -56,6 +62,7 @@ class CallLog(CountingLLM):
     def __init__(self, llm):
         super().__init__(llm, "generate", "beam_search")
         self.generates: list[tuple[list, object, dict[str, int]]] = []
+        self.lora_requests: list = []  # each generate call's lora_request
 
     def __getattr__(self, name):
         if name != "generate":
@@ -63,6 +70,7 @@ class CallLog(CountingLLM):
         counted = super().__getattr__(name)
 
         def logged(prompts, params=None, *args, **kwargs):
+            self.lora_requests.append(kwargs.get("lora_request"))
             before = counters(self._llm)
             try:
                 return counted(prompts, params, *args, **kwargs)
@@ -278,3 +286,85 @@ def test_prompt_budget(student, kit):
 @pytest.mark.exercise("prompt_budget")
 def test_prompt_budget_other_prompts(student, kit):
     check_budgets(student, kit, ["A", "Paris is a city where " * 30, "word " * 506, "word " * 700])
+
+
+# --- LoRA adapters --------------------------------------------------------------
+KIT_IDS = 1000  # the kit's own adapter ids start here, far from the 1, 2, ... asked of students
+
+
+def practice_adapters(kit) -> tuple[str, str]:
+    return practice_adapter("cat", kit.model), practice_adapter("sky", kit.model)
+
+
+@pytest.mark.exercise("adapter_requests")
+def test_adapter_requests(student, kit):
+    cat, sky = practice_adapters(kit)
+    for adapters, ids in (([cat, None, sky, cat, None], [1, None, 2, 1, None]),
+                          ([sky, sky, cat], [1, 1, 2]), ([None, None], [None, None]), ([], [])):
+        given = list(adapters)
+        got = student.adapter_requests(given)
+        expect_unchanged(adapters, given, "adapters")
+        expect(isinstance(got, list) and len(got) == len(ids),
+               f"for {len(ids)} entries expected a list of {len(ids)} (one per entry, None "
+               f"kept), got {describe_type(got)}")
+        for i, (request, folder, want) in enumerate(zip(got, adapters, ids)):
+            where = f"entry {i} ({'None' if folder is None else 'folder ' + folder.rsplit('/', 1)[-1]})"
+            if want is None:
+                expect(request is None, f"{where}: expected None (the base model), got "
+                                        f"{describe_type(request)}")
+                continue
+            expect(isinstance(request, LoRARequest),
+                   f"{where}: expected a vllm.lora.request.LoRARequest, got {describe_type(request)}")
+            expect(request.lora_path == folder,
+                   f"{where}: expected lora_path {folder!r}, got {request.lora_path!r}")
+            expect(request.lora_int_id == want,
+                   f"{where}: expected lora_int_id {want} (distinct folders count 1, 2, ... in the "
+                   f"order they first appear; a folder seen again keeps its id), got "
+                   f"{request.lora_int_id!r}")
+
+
+def kit_texts(kit, prompts: list[str], adapters: list, max_tokens: int) -> list[str]:
+    """The kit's run of the batch, each folder under the kit's own id."""
+    ids = {folder: KIT_IDS + n for n, folder in enumerate(dict.fromkeys(a for a in adapters if a))}
+    requests = [None if a is None else LoRARequest(f"kit-{ids[a]}", ids[a], a) for a in adapters]
+    outputs = kit.llm.generate(prompts, SamplingParams(temperature=0, max_tokens=max_tokens),
+                               lora_request=requests, use_tqdm=False)
+    return [o.outputs[0].text for o in outputs]
+
+
+def check_adapters(student, kit, prompts: list[str], names: list, max_tokens: int) -> None:
+    folders = dict(zip(("cat", "sky"), practice_adapters(kit)))
+    adapters = [None if n is None else folders[n] for n in names]
+    want = kit_texts(kit, prompts, adapters, max_tokens)
+    for prompt in set(prompts):
+        rows = [i for i, p in enumerate(prompts) if p == prompt]
+        texts = {names[i]: want[i] for i in rows}
+        require(kit, len(set(texts.values())) == len(texts),
+                f"the practice adapters and the base model complete {prompt!r} differently "
+                f"in {max_tokens} tokens (measured: {texts})")
+    llm = CallLog(kit.llm)
+    given = list(adapters)
+    with kit.reference_helpers("adapter_requests"):  # graded on its own
+        got = student.generate_with_adapters(llm, list(prompts), given, max_tokens)
+    expect_unchanged(adapters, given, "adapters")
+    llm.expect_one("generate", len(prompts), "prompts")
+    [(sent, params, _)] = llm.generates
+    expect(sent == prompts, f"expected the prompts in order, {prompts}, got {sent!r}")
+    expect(isinstance(params, SamplingParams) and params.temperature == 0
+           and params.max_tokens == max_tokens,
+           f"expected SamplingParams(temperature=0, max_tokens={max_tokens}), got "
+           + (f"temperature={params.temperature}, max_tokens={params.max_tokens}"
+              if isinstance(params, SamplingParams) else describe_type(params)))
+    expect(isinstance(got, list) and len(got) == len(prompts),
+           f"expected a list of {len(prompts)} texts, got {describe_type(got)}")
+    for i, (text, wanted) in enumerate(zip(got, want)):
+        expect(text == wanted, f"prompt {i} ({prompts[i]!r} with "
+                               f"{names[i] or 'no adapter'}): expected {wanted!r}, got {text!r}")
+
+
+@pytest.mark.exercise("generate_with_adapters")
+def test_generate_with_adapters(student, kit):
+    check_adapters(student, kit, ["The weather today is"] * 3 + ["Paris is"],
+                   ["cat", None, "sky", "cat"], 6)
+    check_adapters(student, kit, ["Paris is", "Once upon a time", "Paris is", "Once upon a time"],
+                   ["sky", "sky", None, "cat"], 9)

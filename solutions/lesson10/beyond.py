@@ -5,10 +5,13 @@ covers everything you need; each docstring names the section to read.
 Grade your work with:  pytest exercises/lesson10
 
 `llm` is an LLM created with enable_prefix_caching=True and
-disable_log_stats=False, so that its prefix-cache counters are kept.
+disable_log_stats=False, so that its prefix-cache counters are kept, and with
+enable_lora=True (max_loras=2, max_lora_rank=8), so that requests may pick an
+adapter.
 """
 
 from vllm import LLM, SamplingParams, TokensPrompt
+from vllm.lora.request import LoRARequest
 from vllm.sampling_params import BeamSearchParams
 
 
@@ -123,4 +126,39 @@ def prompt_budget(llm: LLM, prompt: str) -> int:
     ### BEGIN SOLUTION
     tokens = llm.get_tokenizer()(prompt).input_ids
     return llm.model_config.max_model_len - len(tokens)
+    ### END SOLUTION
+
+
+def adapter_requests(adapters: list[str | None]) -> list[LoRARequest | None]:
+    """One entry per entry of `adapters`, in order: None stays None (the base
+    model); a folder becomes a LoRARequest whose lora_path is that folder.
+    Give each distinct folder its own lora_int_id, counting 1, 2, ... in the
+    order folders first appear, and the same request to every entry of the
+    same folder. Any lora_name will do. Leave the caller's list as it was.
+
+    Lesson section: "LoRA adapters".
+    """
+    ### BEGIN SOLUTION
+    requests: dict[str, LoRARequest] = {}
+    for folder in adapters:
+        if folder is not None and folder not in requests:
+            number = len(requests) + 1
+            requests[folder] = LoRARequest(f"adapter-{number}", number, folder)
+    return [None if folder is None else requests[folder] for folder in adapters]
+    ### END SOLUTION
+
+
+def generate_with_adapters(llm: LLM, prompts: list[str], adapters: list[str | None],
+                           max_tokens: int) -> list[str]:
+    """Generate greedily (temperature=0, at most `max_tokens` tokens) for every
+    prompt in ONE llm.generate call, prompts[i] with the adapter in folder
+    adapters[i] (None: the base model), the requests made by
+    adapter_requests. Return the completions' texts in prompt order.
+
+    Lesson section: "Two adapters and the base model in one batch".
+    """
+    ### BEGIN SOLUTION
+    outputs = llm.generate(prompts, SamplingParams(temperature=0, max_tokens=max_tokens),
+                           lora_request=adapter_requests(adapters), use_tqdm=False)
+    return [output.outputs[0].text for output in outputs]
     ### END SOLUTION
