@@ -125,6 +125,16 @@ def test_setup_sh_parses_and_fetches_the_lessons_models(autograder):
     assert "chmod -R go-rwx solutions" in text  # closed to a submission without namespaces
 
 
+def test_setup_sh_trains_adapters_only_for_a_lesson_that_serves_them():
+    from vllm_course.gradescope_build import _script
+
+    for lesson in course().lessons:
+        text = _script("setup.sh", lesson)
+        wanted = "yes" if lesson.engine.get("enable_lora") else "no"
+        assert f'[ "{wanted}" = "yes" ]' in text and "@" not in text
+    assert any(l.engine.get("enable_lora") for l in course().lessons)
+
+
 def test_the_reference_gets_full_marks_and_a_stub_zero(autograder):
     root, _ = autograder
     data, done = run_autograder(root, {LESSON.exercise_file: LESSON.solution_path.read_bytes()})

@@ -33,7 +33,9 @@ def _kit_files() -> list[Path]:
 
 def _script(name: str, lesson: Lesson) -> str:
     models = " ".join(m.name for m in course().models_of(lesson))
-    return (TEMPLATES / name).read_text().replace("@LESSON@", lesson.id).replace("@MODELS@", models)
+    adapters = "yes" if lesson.engine.get("enable_lora") else "no"
+    return ((TEMPLATES / name).read_text().replace("@LESSON@", lesson.id)
+            .replace("@MODELS@", models).replace("@ADAPTERS@", adapters))
 
 
 def build(lesson: Lesson, out: Path) -> Path:

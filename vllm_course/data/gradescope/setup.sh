@@ -18,3 +18,9 @@ for model in @MODELS@; do
   timeout 600 .venv/bin/hf download "$model" >/dev/null 2>&1 ||
     echo "setup: $model could not be downloaded; its offline stand-in will grade instead"
 done
+# A lesson with LoRA exercises (lesson 10): its practice adapters, trained once
+# here for the model that will grade, not in every submission's container.
+if [ "@ADAPTERS@" = "yes" ]; then
+  .venv/bin/python -m vllm_course.lora_adapters ensure >/dev/null ||
+    echo "setup: the practice LoRA adapters could not be trained; each run will try again"
+fi
