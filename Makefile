@@ -12,7 +12,7 @@ test:  ## the kit's own test suite (real vLLM on this machine)
 
 test-matrix:  ## every lesson's class graded under each dtype and model; prints a table
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
-	@$(PY) -m vllm_course.matrix $(LESSONS)
+	@$(PY) -m vllm_course.authoring.matrix $(LESSONS)
 
 bench:  ## side-by-side throughput and start-up figures
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
@@ -20,7 +20,7 @@ bench:  ## side-by-side throughput and start-up figures
 
 mutants:  ## grade every small change of the solutions; list those the graders miss
 	@test -x $(PY) || { echo "No .venv yet: run 'make setup' first."; exit 1; }
-	@$(PY) -m vllm_course.mutation_run
+	@$(PY) -m vllm_course.authoring.mutation_run $(LESSONS)
 
 lock:  ## regenerate requirements/cpu.txt from vLLM's declared requirements
 	@bash scripts/lock_cpu_requirements.sh

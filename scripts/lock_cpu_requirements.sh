@@ -4,8 +4,8 @@
 # its metadata) minus the GPU-only ones, then the kit's tools; freeze the lot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VLLM_VERSION=$(python3 vllm_course/versions.py VLLM)  # the one pin of vLLM and torch
-TORCH_VERSION=$(python3 vllm_course/versions.py TORCH)
+VLLM_VERSION=$(python3 vllm_course/course/versions.py VLLM)  # the one pin of vLLM and torch
+TORCH_VERSION=$(python3 vllm_course/course/versions.py TORCH)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 python3 -m venv "$TMP/venv"

@@ -9,7 +9,7 @@ VENV=.venv
 PY=$VENV/bin/python
 LOG=$VENV/setup.log
 STAMP=$VENV/.setup-stamp
-VERSIONS=vllm_course/versions.py  # the one pin of vLLM and torch
+VERSIONS=vllm_course/course/versions.py  # the one pin of vLLM and torch
 
 fail() {  # fail STEP WHY
   echo "setup: FAILED at step '$1': $2" >&2
@@ -79,10 +79,10 @@ fi
 
 # 4. The offline stand-ins of course.yaml's models (rebuilt only when a recipe changes)
 # Shown as it goes (training takes a minute); silent when already built.
-"$PY" -m vllm_course.offline_model ensure course >/dev/null ||
+"$PY" -m vllm_course.models.offline_model ensure course >/dev/null ||
   fail "build the offline model" "see the message above; 'course model' tells which model the kit uses"
 
 # 5. Lesson 10's practice LoRA adapters, for the model the kit resolves (once per model)
-"$PY" -m vllm_course.lora_adapters ensure >/dev/null ||
-  fail "train the practice LoRA adapters" "see the message above; 'python -m vllm_course.lora_adapters' retries"
+"$PY" -m vllm_course.models.lora_adapters ensure >/dev/null ||
+  fail "train the practice LoRA adapters" "see the message above; 'python -m vllm_course.models.lora_adapters' retries"
 exit 0

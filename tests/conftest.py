@@ -22,7 +22,7 @@ def course_platform_active() -> bool:
     (the plugin stays out, vLLM's own defaults hold) instead of failing."""
     import os
 
-    from vllm_course.cpu_platform import SWITCH_ENV, _vllm_accelerator, _vllm_version, decide
+    from vllm_course.runtime.cpu_platform import SWITCH_ENV, _vllm_accelerator, _vllm_version, decide
 
     env = {k: v for k, v in os.environ.items() if k != SWITCH_ENV}
     return decide(env, _vllm_accelerator, _vllm_version()).active
@@ -51,7 +51,7 @@ def background(course_platform_active):
 
 @pytest.fixture(scope="session")
 def offline_model_path() -> str:
-    from vllm_course import offline_model
+    from vllm_course.models import offline_model
 
     path = offline_model.ensure_built("tiny")
     offline_model.verify(path)
@@ -62,8 +62,8 @@ def offline_model_path() -> str:
 def stand_ins(offline_model_path) -> dict:
     """Every model of course.yaml -> (its environment variable, its offline
     stand-in's folder): what lessons and scripts run on here."""
-    from vllm_course import offline_model
-    from vllm_course.manifest import course
+    from vllm_course.models import offline_model
+    from vllm_course.course.manifest import course
 
     return {m.name: (m.env, str(offline_model.ensure_built(m.stand_in)))
             for m in course().models.values()}
@@ -72,7 +72,7 @@ def stand_ins(offline_model_path) -> dict:
 @pytest.fixture(scope="session")
 def embed_model_path(stand_ins) -> str:
     """The embedding stand-in (lesson 7's model offline)."""
-    from vllm_course.manifest import course
+    from vllm_course.course.manifest import course
 
     return stand_ins[course().lesson("lesson07").model][1]
 
@@ -97,13 +97,13 @@ CLASS_GRADE_OPTIONS = ("-j", str(CLASS_JOBS), "--time-limit", "60", "--memory-li
 
 @pytest.fixture(scope="session")
 def rotated_cell(course_platform_active):
-    """lesson -> the matrix cell (vllm_course.matrix) of its extra class run:
+    """lesson -> the matrix cell (vllm_course.authoring.matrix) of its extra class run:
     VLLM_COURSE_TEST_CELL if set, else the rotation by commit count, away from
     the machine's own dtype on the default model."""
     import os
 
-    from vllm_course import matrix
-    from vllm_course.manifest import course
+    from vllm_course.authoring import matrix
+    from vllm_course.course.manifest import course
 
     pinned = os.environ.get(matrix.CELL_ENV)
     if pinned:
@@ -111,7 +111,7 @@ def rotated_cell(course_platform_active):
         return lambda lesson: cell
     own = None
     if course_platform_active:
-        from vllm_course.cpu_platform.dtype_choice import fastest_dtype
+        from vllm_course.runtime.cpu_platform.dtype_choice import fastest_dtype
 
         own = str(fastest_dtype()).removeprefix("torch.")
     turn = matrix.commit_count()
@@ -125,7 +125,7 @@ def graded_rotated(tmp_path_factory, rotated_cell):
     once more, in its rotated_cell: (results by student, output, cell)."""
     from grading_helpers import course_grade, write_class
 
-    from vllm_course import matrix
+    from vllm_course.authoring import matrix
 
     runs = {}
 

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vllm_course import planted
-from vllm_course.manifest import REPO_ROOT, Lesson
-from vllm_course.planted import replace_region as replace_solution
-from vllm_course.stubs import solution_path
+from vllm_course.authoring import planted
+from vllm_course.course.manifest import REPO_ROOT, Lesson
+from vllm_course.authoring.planted import replace_region as replace_solution
+from vllm_course.authoring.stubs import solution_path
 
 
 def grade(lesson: Lesson, target: str | Path, tmp_path: Path, *extra: str) -> tuple[dict, str]:
@@ -49,8 +49,8 @@ def write_class(lesson: Lesson, folder: Path, notebooks: bool = True) -> None:
     its solution cell (unless `notebooks` is False)."""
     import json
 
-    from vllm_course.nbgrader_build import notebook
-    from vllm_course.stubs import exercise_path
+    from vllm_course.instructor.nbgrader_build import notebook
+    from vllm_course.authoring.stubs import exercise_path
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "zz-reference.py").write_text(solution_path(lesson).read_text())

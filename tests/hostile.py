@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from grading_helpers import replace_solution, with_body
-from vllm_course.manifest import course
+from vllm_course.course.manifest import course
 
 LESSON = course().lesson("lesson01")
 RIGHT_CREATIVE = "return SamplingParams(temperature=1.2, top_p=0.95)"

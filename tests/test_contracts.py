@@ -1,10 +1,10 @@
-"""Contract tables (vllm_course/contracts.py): the rule that finds a docstring
+"""Contract tables (vllm_course/authoring/contracts.py): the rule that finds a docstring
 clause with no check behind it, on the committed tables and on broken ones."""
 
 import pytest
 
-from vllm_course import contracts
-from vllm_course.manifest import course
+from vllm_course.authoring import contracts
+from vllm_course.course.manifest import course
 
 
 def test_every_tabled_clause_has_a_check_and_a_mistake():

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from vllm_course.cpu_platform import dtype_choice
+from vllm_course.runtime.cpu_platform import dtype_choice
 
 
 @pytest.fixture

@@ -121,8 +121,8 @@ def test_the_stand_in_answers_lesson_5s_chat_turns(offline_llm):
     documents, in one turn and in two (the lesson stops each reply at the
     user's next line, as here)."""
     from vllm_course.grading.student import load_module
-    from vllm_course.manifest import course
-    from vllm_course.offline_model import load_corpus
+    from vllm_course.course.manifest import course
+    from vllm_course.models.offline_model import load_corpus
 
     # The lesson's own template, from its solution file.
     template = load_module(course().lesson("lesson05").solution_path,

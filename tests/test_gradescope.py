@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from vllm_course.grading import scoring
-from vllm_course.manifest import REPO_ROOT, course
+from vllm_course.course.manifest import REPO_ROOT, course
 
 LESSON = course().lesson("lesson01")
 SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text())
@@ -126,7 +126,7 @@ def test_setup_sh_parses_and_fetches_the_lessons_models(autograder):
 
 
 def test_setup_sh_trains_adapters_only_for_a_lesson_that_serves_them():
-    from vllm_course.gradescope_build import _script
+    from vllm_course.instructor.gradescope_build import _script
 
     for lesson in course().lessons:
         text = _script("setup.sh", lesson)
@@ -147,7 +147,7 @@ def test_the_reference_gets_full_marks_and_a_stub_zero(autograder):
 
 
 def test_a_notebook_is_graded_like_a_file(autograder):
-    from vllm_course.nbgrader_build import notebook
+    from vllm_course.instructor.nbgrader_build import notebook
 
     root, _ = autograder
     data, done = run_autograder(root, {f"{LESSON.id}.ipynb": json.dumps(notebook(LESSON)).encode()})

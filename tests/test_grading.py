@@ -6,7 +6,7 @@ solution, the stubs and each planted mistake of tests/planted_mistakes.yaml)
 the solution scores full points, the stubs score 0 with "not implemented"
 feedback, and each planted mistake loses exactly its exercise's points. The
 same holds in a second run of each lesson in another dtype or model (the
-"rotated" run: a cell of vllm_course/matrix.py). That
+"rotated" run: a cell of vllm_course/authoring/matrix.py). That
 those scores equal plain `pytest exercises/lessonNN` runs is tested in
 test_warm_grader.py.
 """
@@ -18,9 +18,9 @@ import pytest
 from conftest import CLASS_JOBS
 from grading_helpers import notebook_mistake
 
-from vllm_course import planted
-from vllm_course.manifest import course
-from vllm_course.stubs import exercise_path, expected_stub
+from vllm_course.authoring import planted
+from vllm_course.course.manifest import course
+from vllm_course.authoring.stubs import exercise_path, expected_stub
 
 LESSONS = list(course().lessons)
 MISTAKES = [(lesson, m) for lesson in LESSONS for m in planted.mistakes(lesson)]
@@ -39,7 +39,7 @@ def by_id(value):
 
 
 def test_every_exercise_has_enough_planted_mistakes():
-    # The rule is course check's (vllm_course/planted.py): it is asserted here
+    # The rule is course check's (vllm_course/authoring/planted.py): it is asserted here
     # so that a lesson landing short of mistakes fails the suite by name.
     assert planted.problems(course()) == []
 
@@ -51,7 +51,7 @@ def test_committed_stubs_are_generated_from_the_solutions(lesson):
 
 
 # The class runs in the machine's own cell, and once more in another cell of
-# the matrix (vllm_course/matrix.py; `make test-matrix` runs them all).
+# the matrix (vllm_course/authoring/matrix.py; `make test-matrix` runs them all).
 RUNS = ["main", "rotated"]
 
 

@@ -33,7 +33,7 @@ import pytest
 
 from conftest import selected
 
-from vllm_course.manifest import REPO_ROOT, course
+from vllm_course.course.manifest import REPO_ROOT, course
 
 # A marked block is checked with --help only: it needs the network, or it
 # starts a server (which the test starts for the page instead).
@@ -72,7 +72,7 @@ def server_address(page, stand_ins):
     if lesson is None:
         yield None
         return
-    from vllm_course import serving
+    from vllm_course.runtime import serving
 
     server = serving.start_for(lesson, stand_ins[lesson.model][1])
     try:

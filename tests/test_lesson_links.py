@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vllm_course.grading.feedback import anchor
-from vllm_course.manifest import REPO_ROOT
+from vllm_course.course.manifest import REPO_ROOT
 
 PAGES = sorted([REPO_ROOT / "README.md", *(REPO_ROOT / "lessons").rglob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -1,4 +1,4 @@
-"""The practice LoRA adapters of lesson 10 (vllm_course/lora_adapters.py).
+"""The practice LoRA adapters of lesson 10 (vllm_course/models/lora_adapters.py).
 
 That vLLM serves them, and that they change what the model says, is checked
 by lesson 10's code blocks and graders on the real engine; here, what the
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from vllm_course.lora_adapters import (RECIPES, STAMP_NAME, AdapterError, adapter_dir,
+from vllm_course.models.lora_adapters import (RECIPES, STAMP_NAME, AdapterError, adapter_dir,
                                        practice_adapter)
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 
 def test_each_adapter_is_a_whole_peft_folder_readable_by_sandboxed_graders():

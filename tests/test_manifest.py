@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from vllm_course.consistency import lesson_problems, problems
-from vllm_course.manifest import ManifestError, course, load
+from vllm_course.authoring.consistency import lesson_problems, problems
+from vllm_course.course.manifest import ManifestError, course, load
 
 GOOD = """
 title: T

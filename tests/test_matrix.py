@@ -3,8 +3,8 @@ runs the class grading tests themselves, on real vLLM)."""
 
 import pytest
 
-from vllm_course import matrix
-from vllm_course.matrix import CELLS, Cell
+from vllm_course.authoring import matrix
+from vllm_course.authoring.matrix import CELLS, Cell
 
 
 def test_six_cells_and_their_names():
@@ -27,7 +27,7 @@ def test_the_rotation_avoids_the_machines_own_cell_and_covers_the_others():
 
 def test_the_unseen_cell_names_the_second_stand_in(monkeypatch):
     built = []
-    monkeypatch.setattr("vllm_course.offline_model.ensure_built",
+    monkeypatch.setattr("vllm_course.models.offline_model.ensure_built",
                         lambda name, progress=None: built.append(name) or f"/models/{name}")
     env = Cell("float16", "unseen").env()
     assert env == {"VLLM_COURSE_CPU_DTYPE": "float16", "VLLM_COURSE_MODEL": "/models/tiny-unseen"}

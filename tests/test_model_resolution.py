@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from vllm_course import model_resolution as mr
-from vllm_course import offline_model
+from vllm_course.models import model_resolution as mr
+from vllm_course.models import offline_model
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +130,7 @@ def test_a_missing_stand_in_file_is_named(stand_ins, tmp_path):
 
 
 def test_each_model_has_its_own_variable(stand_ins, monkeypatch, tmp_path):
-    from vllm_course.manifest import course
+    from vllm_course.course.manifest import course
 
     spec = course().models["sentence-transformers/all-MiniLM-L6-v2"]
     monkeypatch.setenv(spec.env, str(tmp_path / "missing"))

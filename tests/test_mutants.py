@@ -7,10 +7,10 @@ import ast
 import pytest
 import yaml
 
-from vllm_course import planted
+from vllm_course.authoring import planted
 from vllm_course.grading.compare import plain_values
-from vllm_course.manifest import Exercise, Lesson
-from vllm_course.mutants import function_mutants
+from vllm_course.course.manifest import Exercise, Lesson
+from vllm_course.authoring.mutants import function_mutants
 
 SOLUTION = '''
 def first_texts(outputs, prompts):
@@ -113,9 +113,9 @@ def test_plain_values_strips_lying_subclasses():
 
 def test_every_reviewed_equivalent_names_a_mutant_that_exists():
     # Cheap half of make mutants' stale-entry check: the list names real mutants.
-    from vllm_course.manifest import course
-    from vllm_course.mutants import lesson_mutants
-    from vllm_course.mutation_run import load_equivalents
+    from vllm_course.course.manifest import course
+    from vllm_course.authoring.mutants import lesson_mutants
+    from vllm_course.authoring.mutation_run import load_equivalents
 
     mutants = [m for lesson in course().lessons for m in lesson_mutants(lesson)]
     for entry in load_equivalents():

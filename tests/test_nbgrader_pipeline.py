@@ -22,9 +22,9 @@ import pytest
 from conftest import selected
 from grading_helpers import notebook_mistake
 
-from vllm_course.manifest import course
-from vllm_course.nbgrader_build import build, filled_submission
-from vllm_course.stubs import solution_regions
+from vllm_course.course.manifest import course
+from vllm_course.instructor.nbgrader_build import build, filled_submission
+from vllm_course.authoring.stubs import solution_regions
 
 LESSONS = list(course().lessons)
 BIN = Path(sys.executable).parent

@@ -5,7 +5,7 @@ import torch
 from vllm.config import CompilationMode
 from vllm.engine.arg_utils import EngineArgs
 
-from vllm_course.cpu_platform.defaults import COMPILE_ENV, fast_cpu_dtypes
+from vllm_course.runtime.cpu_platform.defaults import COMPILE_ENV, fast_cpu_dtypes
 
 
 def config(path, **kwargs):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vllm_course.cpu_platform import PLATFORM_CLASS, SWITCH_ENV, decide
+from vllm_course.runtime.cpu_platform import PLATFORM_CLASS, SWITCH_ENV, decide
 
 no_device = lambda: None  # noqa: E731
 cuda = lambda: "cuda"  # noqa: E731 - what vLLM's CUDA detector reports on a GPU machine
@@ -47,7 +47,7 @@ def test_unknown_switch_value_is_a_clear_error():
 def test_register_on_this_machine(course_platform_active):
     # Without a GPU the entry point vLLM calls must activate; with one it stays out.
     env = {k: v for k, v in os.environ.items() if k != SWITCH_ENV}
-    code = "from vllm_course.cpu_platform import register; print(register())"
+    code = "from vllm_course.runtime.cpu_platform import register; print(register())"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     expected = PLATFORM_CLASS if course_platform_active else "None"
     assert out.stdout.strip() == expected, out.stderr[-2000:]
@@ -72,4 +72,4 @@ def test_plugin_is_registered_in_vllms_entry_point_group():
     from importlib.metadata import entry_points
 
     values = [ep.value for ep in entry_points(group="vllm.platform_plugins")]
-    assert "vllm_course.cpu_platform:register" in values
+    assert "vllm_course.runtime.cpu_platform:register" in values

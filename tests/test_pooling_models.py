@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from vllm_course import offline_model
+from vllm_course.models import offline_model
 
 
 # Session-scoped like offline_llm: vLLM tears down process-wide state when an
@@ -79,7 +79,7 @@ def test_similar_sentences_embed_closer_than_unrelated_ones(embed_llm):
 def test_the_lesson_search_finds_each_topic(embed_llm):
     from pathlib import Path
 
-    from vllm_course.manifest import REPO_ROOT
+    from vllm_course.course.manifest import REPO_ROOT
 
     lines = Path(REPO_ROOT / "lessons/07-embeddings/passages.txt").read_text().splitlines()
     passages = [l for l in lines if l.strip() and not l.startswith("#")]
@@ -95,7 +95,7 @@ def test_the_lesson_search_finds_each_topic(embed_llm):
 
 
 def lesson8_model(stand_ins, index):
-    from vllm_course.manifest import course
+    from vllm_course.course.manifest import course
 
     return stand_ins[course().models_of(course().lesson("lesson08"))[index].name][1]
 
@@ -174,7 +174,7 @@ def test_vllm_scores_pairs_as_transformers_does(cross_encoder):
 def test_the_cross_encoder_ranks_the_right_passage_first(cross_encoder):
     from pathlib import Path
 
-    from vllm_course.manifest import REPO_ROOT
+    from vllm_course.course.manifest import REPO_ROOT
 
     _, llm = cross_encoder
     lines = Path(REPO_ROOT / "lessons/07-embeddings/passages.txt").read_text().splitlines()

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from vllm_course.grading.port_relay import Watch
+from vllm_course.runtime.port_relay import Watch
 
 
 class SlowEcho(http.server.BaseHTTPRequestHandler):

@@ -19,7 +19,7 @@ import pytest
 
 from vllm_course.grading import premises, scoring
 from vllm_course.grading.feedback import KitError, render
-from vllm_course.manifest import REPO_ROOT, course
+from vllm_course.course.manifest import REPO_ROOT, course
 
 
 class FakeKit:
@@ -121,7 +121,7 @@ def test_a_kit_error_is_neither_passed_nor_failed():
 def test_a_model_that_breaks_a_premise_gives_a_kit_error_not_a_pass(tmp_path):
     """Random weights (opt-125m's shape): count_generated_tokens needs prompts
     whose greedy texts differ and one that stops on the end token."""
-    from vllm_course import offline_model
+    from vllm_course.models import offline_model
 
     random_model = offline_model.ensure_built("opt-125m-shape")
     results = tmp_path / "results.json"

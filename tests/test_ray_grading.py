@@ -27,12 +27,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from vllm_course import planted
-from vllm_course.grading.limits import DEFAULT, GIB
-from vllm_course.grading.service import graded_from_wire, graded_to_wire
-from vllm_course.grading.warm import Graded, Submission
-from vllm_course.manifest import course
-from vllm_course.ray_grading import SLOT_OVERHEAD_BYTES, SlotShape, _first_line, shape_for
+from vllm_course.authoring import planted
+from vllm_course.course.limits import DEFAULT, GIB
+from vllm_course.runner.service import graded_from_wire, graded_to_wire
+from vllm_course.runner.warm import Graded, Submission
+from vllm_course.course.manifest import course
+from vllm_course.instructor.ray_grading import SLOT_OVERHEAD_BYTES, SlotShape, _first_line, shape_for
 
 import hostile
 from conftest import CLASS_GRADE_OPTIONS
@@ -41,7 +41,7 @@ LESSON = course().lesson("lesson01")
 BIN = Path(sys.executable).parent
 HOSTILE = ["syntax-error", "crash", "segfault", "memory-hog", "output-flood", "forged-report",
            "exit-0-at-import", *hostile.DOORS]
-SERVICE = "vllm_course.grading.service"
+SERVICE = "vllm_course.runner.service"
 
 
 # --- what each slot asks for (pure) ------------------------------------------

@@ -11,7 +11,7 @@ import random
 import pytest
 import torch
 
-from vllm_course.cpu_platform import reference_ops
+from vllm_course.runtime.cpu_platform import reference_ops
 
 reference_ops.register_missing_ops()
 C = torch.ops._C

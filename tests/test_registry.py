@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from vllm_course.consistency import lesson_problems
+from vllm_course.authoring.consistency import lesson_problems
 from vllm_course.grading.registry import declared
-from vllm_course.manifest import Lesson, course
+from vllm_course.course.manifest import Lesson, course
 
 GRADERS = '''
 import pytest

@@ -1,4 +1,4 @@
-"""`vllm serve` on this machine (vllm_course/serving.py): the offline model
+"""`vllm serve` on this machine (vllm_course/runtime/serving.py): the offline model
 served on the kit's CPU platform (the engine in its own process) answers as
 the offline engine does, and no server process outlives its block, however
 the block ends: normally, by an exception, by Ctrl-C, or by a failed start;
@@ -18,10 +18,10 @@ from openai import OpenAI
 from vllm import SamplingParams
 
 from grading_helpers import adopt_orphans, processes_since
-from vllm_course.grading.limits import DEFAULT as LIMITS
-from vllm_course.manifest import REPO_ROOT
-from vllm_course.server_watchdog import STOP_SECONDS
-from vllm_course.serving import HOST, ServerError, serve
+from vllm_course.course.limits import DEFAULT as LIMITS
+from vllm_course.course.manifest import REPO_ROOT
+from vllm_course.runtime.server_watchdog import STOP_SECONDS
+from vllm_course.runtime.serving import HOST, ServerError, serve
 
 PROMPTS = ["The capital of France is", "Hello, my name is"]
 
@@ -80,7 +80,7 @@ def test_ctrl_c_while_starting_stops_the_server(offline_model_path, tmp_path):
     # A background job inherits SIGINT ignored, and Python keeps it so: take
     # back the default, as a terminal's Ctrl-C finds it.
     code = ("import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-            "from vllm_course.serving import serve\n"
+            "from vllm_course.runtime.serving import serve\n"
             f"with serve({offline_model_path!r}, log_dir={str(tmp_path)!r}):\n"
             "    pass\n")
     runner = subprocess.Popen([sys.executable, "-c", code])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grading_helpers import with_body
-from vllm_course.manifest import course
+from vllm_course.course.manifest import course
 
 COURSE = str(Path(sys.executable).parent / "course")
 LESSON = course().lesson("lesson01")

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from vllm_course.grading import visible
-from vllm_course.manifest import REPO_ROOT
+from vllm_course.runner import visible
+from vllm_course.course.manifest import REPO_ROOT
 
 
 def test_the_kit_is_lent_without_its_solutions_or_tests(tmp_path):

@@ -1,9 +1,9 @@
-"""Each private vLLM or torch fact the kit reads (vllm_course/vllm_internals.py)
+"""Each private vLLM or torch fact the kit reads (vllm_course/runtime/vllm_internals.py)
 still exists and means what the kit assumes, on the installed release."""
 
 from vllm import SamplingParams
 
-from vllm_course import vllm_internals as internals
+from vllm_course.runtime import vllm_internals as internals
 
 
 def test_request_counts_and_the_loaded_model(offline_llm, offline_model_path):

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from vllm_course import vllm_version
-from vllm_course.manifest import course
+from vllm_course.runtime import vllm_version
+from vllm_course.course.manifest import course
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_installed_vllm_is_the_pinned_one():
-    from vllm_course import versions
+    from vllm_course.course import versions
 
     assert vllm_version.check().split("+")[0] == versions.VLLM
 
@@ -29,7 +29,7 @@ def test_local_build_tags_are_the_same_release():
 
 
 def test_every_copy_of_a_pinned_version_agrees():
-    from vllm_course.consistency import version_problems
+    from vllm_course.authoring.consistency import version_problems
 
     assert version_problems((ROOT / "pyproject.toml").read_text(),
                             (ROOT / "requirements/cpu.txt").read_text(),
@@ -37,8 +37,8 @@ def test_every_copy_of_a_pinned_version_agrees():
 
 
 def test_course_check_catches_a_drifted_copy():
-    from vllm_course import versions
-    from vllm_course.consistency import version_problems
+    from vllm_course.course import versions
+    from vllm_course.authoring.consistency import version_problems
 
     pyproject = (ROOT / "pyproject.toml").read_text()
     lock = (ROOT / "requirements/cpu.txt").read_text()
@@ -50,10 +50,10 @@ def test_course_check_catches_a_drifted_copy():
 
 
 def test_the_plugin_and_the_scripts_read_the_one_pin():
-    from vllm_course import versions
+    from vllm_course.course import versions
 
     assert course().vllm_version == versions.VLLM
     for script in ("scripts/setup.sh", "scripts/lock_cpu_requirements.sh"):
         text = (ROOT / script).read_text()
         assert versions.TORCH not in text and versions.VLLM not in text, script
-        assert "vllm_course/versions.py" in text, script
+        assert "vllm_course/course/versions.py" in text, script

@@ -223,7 +223,7 @@ def test_a_late_close_leaves_the_next_owner_of_the_fd_number_alone():
     # not be run", and so did every child after it.
     import selectors
 
-    from vllm_course.grading.warm import WarmGrader, _Child
+    from vllm_course.runner.warm import WarmGrader, _Child
 
     grader = WarmGrader(jobs=1, sandbox=False)
     grader._selector, grader._by_fd = selectors.DefaultSelector(), {}

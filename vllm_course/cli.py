@@ -8,8 +8,8 @@ import sys
 
 def _cmd_model(args: argparse.Namespace) -> int:
     """One block per model of course.yaml: the default (text) model first."""
-    from vllm_course.manifest import course
-    from vllm_course.model_resolution import ModelResolutionError, resolve
+    from vllm_course.course.manifest import course
+    from vllm_course.models.model_resolution import ModelResolutionError, resolve
 
     c = course()
     status = 0
@@ -33,7 +33,7 @@ def _cmd_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_model_build(args: argparse.Namespace) -> int:
-    from vllm_course import offline_model
+    from vllm_course.models import offline_model
 
     if args.force:
         path = offline_model.build(args.recipe)
@@ -44,8 +44,8 @@ def _cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_stubs(args: argparse.Namespace) -> int:
-    from vllm_course.manifest import REPO_ROOT, ManifestError, course
-    from vllm_course.stubs import StubError, write_stubs
+    from vllm_course.course.manifest import REPO_ROOT, ManifestError, course
+    from vllm_course.authoring.stubs import StubError, write_stubs
 
     try:
         changed = write_stubs(course(), args.lessons or None)
@@ -66,8 +66,8 @@ def _cmd_stubs(args: argparse.Namespace) -> int:
 def _cmd_nbgrader_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vllm_course.manifest import ManifestError, course
-    from vllm_course.nbgrader_build import build
+    from vllm_course.course.manifest import ManifestError, course
+    from vllm_course.instructor.nbgrader_build import build
 
     try:
         written = build(course(), Path(args.out), args.lessons or None)
@@ -80,8 +80,8 @@ def _cmd_nbgrader_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from vllm_course.consistency import problems
-    from vllm_course.manifest import ManifestError, course
+    from vllm_course.authoring.consistency import problems
+    from vllm_course.course.manifest import ManifestError, course
 
     try:
         found = problems(course())
@@ -93,7 +93,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(f"course check: {len(found)} problem(s)", file=sys.stderr)
         return 1
-    from vllm_course.contracts import untabled
+    from vllm_course.authoring.contracts import untabled
 
     print(f"course check: {len(course().lessons)} lessons, every part in place")
     pending = untabled(course())
@@ -104,7 +104,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _lesson_or_exit(lesson_id: str, command: str):
     """The lesson named, or exit 2 with the closest match."""
-    from vllm_course.manifest import ManifestError, course
+    from vllm_course.course.manifest import ManifestError, course
 
     try:
         return course().lesson(lesson_id)
@@ -120,9 +120,9 @@ def _lesson_or_exit(lesson_id: str, command: str):
 def _cmd_grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vllm_course.class_grading import grade_class, limits_from
+    from vllm_course.instructor.class_grading import grade_class, limits_from
 
-    from vllm_course.ray_grading import shape_for
+    from vllm_course.instructor.ray_grading import shape_for
 
     lesson = _lesson_or_exit(args.lesson, "course grade")
     limits = limits_from(args)
@@ -146,7 +146,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _cmd_gradescope(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vllm_course.gradescope_build import build
+    from vllm_course.instructor.gradescope_build import build
 
     lesson = _lesson_or_exit(args.lesson, "course gradescope")
     out = build(lesson, Path(args.out))
@@ -158,10 +158,10 @@ def _cmd_gradescope(args: argparse.Namespace) -> int:
 def _study(name: str):
     """A student command from study.py / watch.py, run with clear errors."""
     def run(args: argparse.Namespace) -> int:
-        from vllm_course import study
+        from vllm_course.student import study
 
         if name == "watch":
-            from vllm_course.watch import watch as command
+            from vllm_course.student.watch import watch as command
         else:
             command = getattr(study, name)
         kwargs = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.set_defaults(func=_cmd_model)
     model_sub = model.add_subparsers(dest="model_command")
     build = model_sub.add_parser("build", help="build the offline stand-in model")
-    from vllm_course.offline_model import RECIPES  # stdlib only: cheap at start-up
+    from vllm_course.course.recipes import RECIPES  # stdlib only: cheap at start-up
 
     build.add_argument("recipe", nargs="?", default="tiny", choices=sorted(RECIPES))
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
@@ -238,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="regrade submissions whose results are already up to date")
     grade.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                       help="per check (default from vllm_course/grading/limits.py)")
+                       help="per check (default from vllm_course/course/limits.py)")
     grade.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
-                       help="per submission (default from vllm_course/grading/limits.py)")
+                       help="per submission (default from vllm_course/course/limits.py)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run submissions without namespaces or a uid of their own "
                             "(limits on time, memory and output still hold)")
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vllm_course.manifest import MANIFEST_PATH, REPO_ROOT, ManifestError
+    from vllm_course.course.manifest import MANIFEST_PATH, REPO_ROOT, ManifestError
 
     if not MANIFEST_PATH.is_file():
         print(f"course: the course files are not at {REPO_ROOT} (no course.yaml): run `course` "

@@ -8,7 +8,7 @@ The same functions grade nbgrader notebooks (vllm_course.grading.notebook).
 import pytest
 from vllm import EngineArgs, SamplingParams
 
-from vllm_course import vllm_internals as internals
+from vllm_course.runtime import vllm_internals as internals
 from vllm_course.grading import expect
 from vllm_course.grading.checks import (expect_exact_keys, expect_outputs_in_prompt_order,
                                         expect_sampling_params, generate_quietly, student_llm)

@@ -18,7 +18,7 @@ import time
 import pytest
 from vllm import SamplingParams
 
-from vllm_course import vllm_internals as internals
+from vllm_course.runtime import vllm_internals as internals
 from vllm_course.grading.compare import isclose
 from vllm_course.grading import expect
 from vllm_course.grading.checks import (CountingLLM, expect_exact_keys,

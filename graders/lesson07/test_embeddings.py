@@ -11,7 +11,7 @@ and similarity matrices with the kit's own arithmetic on those vectors.
 import pytest
 from vllm import EngineArgs, PoolingParams
 
-from vllm_course import vllm_internals as internals
+from vllm_course.runtime import vllm_internals as internals
 from vllm_course.grading import expect
 from vllm_course.grading.checks import CountingLLM, expect_exact_keys, student_llm
 from vllm_course.grading.compare import isclose, sqrt

@@ -9,7 +9,7 @@ runs of the same inputs; labels with the model's own id2label.
 
 import pytest
 
-from vllm_course import vllm_internals as internals
+from vllm_course.runtime import vllm_internals as internals
 from vllm_course.grading import expect
 from vllm_course.grading.checks import CountingLLM
 from vllm_course.grading.compare import isclose

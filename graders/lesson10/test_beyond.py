@@ -29,7 +29,7 @@ from vllm_course.grading.checks import CountingLLM, expect_unchanged
 from vllm_course.grading.compare import isclose
 from vllm_course.grading.feedback import describe_type
 from vllm_course.grading.premises import require
-from vllm_course.lora_adapters import practice_adapter
+from vllm_course.models.lora_adapters import practice_adapter
 
 QUERIES, HITS = "vllm:prefix_cache_queries", "vllm:prefix_cache_hits"
 GENERATED = "vllm:generation_tokens"

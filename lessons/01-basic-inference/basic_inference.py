@@ -13,7 +13,7 @@ LLM(model="facebook/opt-125m").
 
 from vllm import LLM, SamplingParams
 
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 # A batch of prompts: vLLM generates all of them together.
 PROMPTS = [

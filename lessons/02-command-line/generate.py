@@ -17,7 +17,7 @@ import sys
 from vllm import LLM, SamplingParams
 from vllm.exceptions import VLLMValidationError
 
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 DEFAULT_PROMPTS = [
     "Hello, my name is",

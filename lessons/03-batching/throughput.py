@@ -18,7 +18,7 @@ import time
 from vllm import LLM, SamplingParams
 from vllm.outputs import RequestOutput
 
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 PROMPTS = [
     "Hello, my name is",

@@ -13,7 +13,7 @@ import math
 
 from vllm import LLM, SamplingParams
 
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 PROMPT = "The capital of France is"
 TOP_K = 3  # alternatives shown per generated token

@@ -13,7 +13,7 @@ import argparse
 
 from vllm import LLM, SamplingParams
 
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 # One line per message, "Role: content", then the cue for the assistant's turn.
 SIMPLE_TEMPLATE = (

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from vllm import LLM, SamplingParams
 from vllm.sampling_params import StructuredOutputsParams
 
-from vllm_course.model_resolution import resolve
+from vllm_course.models.model_resolution import resolve
 
 DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 

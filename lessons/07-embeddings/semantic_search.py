@@ -15,8 +15,8 @@ from pathlib import Path
 
 from vllm import LLM
 
-from vllm_course.manifest import course
-from vllm_course.model_resolution import resolve
+from vllm_course.course.manifest import course
+from vllm_course.models.model_resolution import resolve
 
 CORPUS = Path(__file__).with_name("passages.txt")
 

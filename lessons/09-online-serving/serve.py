@@ -19,9 +19,9 @@ import os
 import sys
 from pathlib import Path
 
-from vllm_course.manifest import REPO_ROOT, course
-from vllm_course.model_resolution import resolve
-from vllm_course.serving import lesson_args
+from vllm_course.course.manifest import REPO_ROOT, course
+from vllm_course.models.model_resolution import resolve
+from vllm_course.runtime.serving import lesson_args
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import argparse
 from vllm import LLM, SamplingParams
 from vllm.sampling_params import BeamSearchParams
 
-from vllm_course.manifest import course
-from vllm_course.model_resolution import resolve
+from vllm_course.course.manifest import course
+from vllm_course.models.model_resolution import resolve
 
 SYSTEM = "You are a careful assistant. Answer in one short sentence, and say so when unsure. " * 16
 QUESTIONS = ["What is a KV cache?", "Why batch prompts?", "What is a token?", "Why sample?"]

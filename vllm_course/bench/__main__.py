@@ -96,7 +96,7 @@ def _prompts():
 
 
 def main() -> int:
-    from vllm_course import offline_model
+    from vllm_course.models import offline_model
 
     model = offline_model.ensure_built("opt-125m-shape")
     offline = str(offline_model.ensure_built("tiny"))

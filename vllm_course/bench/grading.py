@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from vllm_course.grading.limits import CHECK_SECONDS_ENV
-from vllm_course.manifest import REPO_ROOT, course
+from vllm_course.course.limits import CHECK_SECONDS_ENV
+from vllm_course.course.manifest import REPO_ROOT, course
 
 HANG_SECONDS = 20
 REGRADES = 3
@@ -31,7 +31,7 @@ BIN = Path(sys.executable).parent
 
 def _class(lesson) -> dict[str, dict[str, str]]:
     """30 students: name -> {exercise: wrong code} (empty: the reference)."""
-    from vllm_course import planted
+    from vllm_course.authoring import planted
 
     # One planted mistake per exercise (the first listed): the same class as
     # when each exercise had one, so that runs of the bench stay comparable.
@@ -62,8 +62,8 @@ def _run(cmd, cwd, env) -> float:
 
 def _write_class(root: Path, lesson, env) -> None:
     """nbgrader's course with the class's notebooks in submitted/."""
-    from vllm_course.nbgrader_build import build, filled_submission
-    from vllm_course.stubs import solution_regions
+    from vllm_course.instructor.nbgrader_build import build, filled_submission
+    from vllm_course.authoring.stubs import solution_regions
 
     build(course(), root, [lesson.id])
     _run([BIN / "nbgrader", "generate_assignment", lesson.id, "--force"], root, env)
@@ -128,7 +128,7 @@ def regrade_ratio(offline: str) -> None:
 def _warm_regrade() -> None:
     """In its own process (the warm parent must be alone): the median of a few
     regrades of lesson 1's reference, after the one-off warm-up."""
-    from vllm_course.grading.warm import Submission, WarmGrader
+    from vllm_course.runner.warm import Submission, WarmGrader
 
     lesson = course().lesson("lesson01")
     grader = WarmGrader(log=lambda line: print(line, file=sys.stderr))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from vllm_course.grading.sandbox import WORKDIR_PREFIX
-from vllm_course.manifest import REPO_ROOT, Lesson
+from vllm_course.course.manifest import Lesson
+from vllm_course.course.paths import WORKDIR_PREFIX
 
 
 class GradingFailure(AssertionError):
@@ -116,13 +116,3 @@ def render(lesson: Lesson, function: str, exc: BaseException) -> str:
             f"  Hint: {exercise.hint}\n"
             f"  Reread: {section_link(lesson, exercise.section)} "
             f"(section \"{exercise.section}\")")
-
-
-def relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        try:
-            return str(path.resolve().relative_to(REPO_ROOT))
-        except ValueError:
-            return str(path)

@@ -94,7 +94,7 @@ class Kit:
             return str(attempt.error)
         if not isinstance(attempt.llm, LLM):
             return f"expected a vllm.LLM, got {describe_type(attempt.llm)}"
-        from vllm_course.vllm_internals import loaded_model, model_config
+        from vllm_course.runtime.vllm_internals import loaded_model, model_config
 
         loaded = loaded_model(attempt.llm)
         if loaded != self.model:
@@ -117,7 +117,7 @@ class Kit:
         """The dtype of the engine in this process, if one was made."""
         if "llm" not in self.__dict__:  # no engine here (yet): a served lesson
             return None
-        from vllm_course.vllm_internals import model_config
+        from vllm_course.runtime.vllm_internals import model_config
 
         return str(model_config(self.llm).dtype).removeprefix("torch.")
 
@@ -133,7 +133,7 @@ class Kit:
         if self._server_url is None:
             url = os.environ.get(SERVER_URL_ENV)
             if not url:
-                from vllm_course import serving
+                from vllm_course.runtime import serving
 
                 try:
                     self._server = serving.start_for(self.lesson, self.model, progress=progress)
@@ -174,7 +174,7 @@ class Kit:
         student's code, and how many of its requests were in flight at once."""
         from urllib.parse import urlsplit
 
-        from vllm_course.grading.port_relay import Watch
+        from vllm_course.runtime.port_relay import Watch
 
         return Watch(urlsplit(self.server_url()).port)
 

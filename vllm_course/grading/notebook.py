@@ -18,9 +18,9 @@ import tempfile
 
 from vllm_course.grading import feedback, registry
 from vllm_course.grading.kit import Kit
-from vllm_course.grading.limits import DEFAULT as LIMITS
+from vllm_course.course.limits import DEFAULT as LIMITS
 from vllm_course.grading.student import Student
-from vllm_course.manifest import course
+from vllm_course.course.manifest import course
 
 _kits: dict[str, Kit] = {}  # one per lesson per kernel: the model loads once
 
@@ -52,7 +52,7 @@ def _kit(lesson, namespace: dict) -> Kit:
     kit = _kits.get(lesson.id)
     student = Student(namespace, source=None)
     if kit is None:
-        from vllm_course.model_resolution import resolve
+        from vllm_course.models.model_resolution import resolve
 
         main, *others = [resolve(m).model for m in course().models_of(lesson)]
         kit = Kit(student, main, lesson, dict(zip(lesson.also, others)))

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from vllm_course.grading import feedback, scoring
-from vllm_course.grading.limits import DEFAULT as LIMITS
+from vllm_course.course.limits import DEFAULT as LIMITS
 from vllm_course.grading.kit import Kit
 from vllm_course.grading.student import Student
-from vllm_course.manifest import Lesson, course
+from vllm_course.course.manifest import Lesson, course
 
 
 def pytest_addoption(parser):
@@ -116,8 +116,8 @@ class GradingSession:
         """What LLM(model=...) loads for the course model `name`, resolved once
         per session."""
         if name not in self._models:
-            from vllm_course.model_resolution import resolve
-            from vllm_course.vllm_version import check
+            from vllm_course.models.model_resolution import resolve
+            from vllm_course.runtime.vllm_version import check
 
             check()
             chosen = resolve(course().models[name],
@@ -211,7 +211,7 @@ class GradingSession:
                 terminalreporter.write_line(line)
         if self.config.getoption("--target") == "exercises" and \
                 not self.config.getoption("--notebook-code"):
-            from vllm_course import progress  # the student's own files: keep their progress
+            from vllm_course.grading import progress  # the student's own files: keep their progress
 
             for lesson_id, results in self.results.items():
                 progress.record(course().lesson(lesson_id),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from vllm_course.manifest import Lesson
+from vllm_course.course.manifest import Lesson
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vllm_course.manifest import Lesson
+from vllm_course.course.manifest import Lesson
 
 KIT_ERROR = "kit error"
 

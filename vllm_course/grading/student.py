@@ -11,6 +11,7 @@ from functools import wraps
 from pathlib import Path
 from types import ModuleType
 
+from vllm_course.course.paths import relative
 from vllm_course.grading.compare import plain_values
 from vllm_course.grading.feedback import (
     GradingFailure,
@@ -18,7 +19,6 @@ from vllm_course.grading.feedback import (
     NotImplementedYet,
     StudentCodeError,
     SubmissionBroken,
-    relative,
     student_traceback,
 )
 

@@ -21,6 +21,6 @@ done
 # A lesson with LoRA exercises (lesson 10): its practice adapters, trained once
 # here for the model that will grade, not in every submission's container.
 if [ "@ADAPTERS@" = "yes" ]; then
-  .venv/bin/python -m vllm_course.lora_adapters ensure >/dev/null ||
+  .venv/bin/python -m vllm_course.models.lora_adapters ensure >/dev/null ||
     echo "setup: the practice LoRA adapters could not be trained; each run will try again"
 fi
