@@ -36,10 +36,17 @@ LONG_CANDIDATES = ["Story number 3: once upon a time", "Story number 5: once upo
                    "Once upon a time", "The future of AI is", "Hello, my name is",
                    "My favourite food is", "Seven green", "Why do cats", "Purple"]
 # complete_all's prompts: eight whose greedy completions all differ, so that
-# order and repetition show.
+# order and repetition show, and are decided by a clear margin at every token:
+# the server batches concurrent requests as they arrive, and another batch
+# moves a logit by rounding (in bfloat16, enough to flip a near tie).
 BATCH_SIZE = 8
-BATCH_CANDIDATES = [f"Story number {i}: once upon a time" for i in range(12)] + \
-    LONG_CANDIDATES[2:]
+BATCH_CANDIDATES = LONG_CANDIDATES + [
+    "The president of", "A request", "Every new", "vLLM is", "When the", "Short prompts",
+    "Continuous batching", "The first", "My name is", "A seed", "Logs are", "The course",
+    "The weather", "vLLM keeps", "A model", "vLLM can", "Thank you", "SamplingParams tells",
+    "The capital of France is", "Paris, a", "No president", "The engineers"] + \
+    [f"Story number {i}: once upon a time" for i in range(6, 12)]
+MARGIN = 0.5  # nats between the greedy token and the runner-up; rounding moves far less
 # Limits for chat's short reply: the first that cuts the greedy reply.
 SHORT_REPLY_CANDIDATES = (6, 4, 2, 1)
 TIMING_TRIES = 3
@@ -83,20 +90,30 @@ def long_prompt(kit) -> str:
                      batch=1)[0]
 
 
+def greedy_margin(choice) -> float:
+    """The smallest lead, in nats, of the greedy token over the runner-up at
+    any step of a choice asked with logprobs=2."""
+    leads = []
+    for top in choice.logprobs.top_logprobs:
+        best = sorted(top.values(), reverse=True)
+        leads.append(best[0] - best[1] if len(best) > 1 else float("inf"))
+    return min(leads, default=float("inf"))
+
+
 def batch_prompts(kit, max_tokens: int) -> list[str]:
     seen = set()
 
-    def holds(prompts):
+    def holds(prompts):  # one batched request: the margin makes the batch irrelevant
         answers = []
-        for prompt in prompts:
-            text = kit_text(kit, prompt, max_tokens)
-            answers.append(text not in seen)
-            seen.add(text)
+        for choice in kit_choices(kit, prompts, max_tokens, logprobs=2):
+            answers.append(choice.text not in seen and greedy_margin(choice) >= MARGIN)
+            seen.add(choice.text)
         return answers
 
     return establish(kit, f"its {max_tokens}-token greedy completion differs from those of the "
-                          "other prompts chosen", BATCH_CANDIDATES, holds, need=BATCH_SIZE,
-                     batch=1)
+                          f"other prompts chosen, and each of its tokens leads the runner-up by "
+                          f"{MARGIN} nats or more, so that batching cannot change it",
+                     BATCH_CANDIDATES, holds, need=BATCH_SIZE)
 
 
 def short_reply_limit(kit) -> int:
@@ -311,7 +328,7 @@ def test_time_to_first_token(student, kit):
 @pytest.mark.exercise("complete_all")
 def test_complete_all(student, kit):
     batch = batch_prompts(kit, 32)
-    want = [kit_text(kit, prompt, 32) for prompt in batch]
+    want = [c.text for c in kit_choices(kit, batch, 32)]  # batched as the student's are
     with kit.watch() as watch:  # counts the student's requests in flight at once
         got = in_own_thread(student.complete_all, watch.base_url, kit.served_model,
                             list(batch), 32)
