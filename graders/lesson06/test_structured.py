@@ -140,10 +140,15 @@ def test_fill_model_with_another_schema(student, kit):
 GRAMMAR_SEEDS = (1, 2, 3, 5, 8, 13, 21, 34)  # the sampled run's seed: the first whose sentences end
 
 
+def sentences_end(texts) -> bool:
+    """Every text is a whole sentence of the grammar (none cut off by max_tokens)."""
+    return all(fullmatch(GRAMMAR_TEXT, t) is not None for t in texts)
+
+
 def ending_seed(kit, prompts, grammar, temperature, max_tokens) -> int:
     def holds(seeds):
-        want = constrained(kit, prompts, temperature, seeds[0], max_tokens, grammar=grammar)
-        return [all(fullmatch(GRAMMAR_TEXT, t) is not None for t in want)]
+        return [sentences_end(constrained(kit, prompts, temperature, seeds[0], max_tokens,
+                                          grammar=grammar))]
 
     return establish(kit, f"with temperature={temperature} and this seed every constrained "
                           f"sentence ends within {max_tokens} tokens", GRAMMAR_SEEDS, holds,
@@ -166,7 +171,7 @@ def test_follow_grammar(student, kit):
         llm.expect_one("generate", len(prompts), "prompts")
         want = constrained(kit, prompts, temperature, seed, max_tokens, grammar=grammar)
         if max_tokens > 6:
-            require(kit, all(fullmatch(GRAMMAR_TEXT, t) is not None for t in want),
+            require(kit, sentences_end(want),
                     f"with {setting(temperature, seed)} every constrained sentence ends within "
                     f"{max_tokens} tokens (the kit's run gave {want})")
         expect(got == want, f"with {setting(temperature, seed)} and max_tokens={max_tokens}, "

@@ -158,8 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         p.error(f"--cells: {e}")
     lessons = args.lessons or lessons_all
+    found = {}
     with tempfile.TemporaryDirectory(prefix="vllm-course-matrix-") as tmp:
-        found = {cell: run_cell(cell, lessons, Path(tmp)) for cell in cells}
+        for cell in cells:
+            found[cell] = run_cell(cell, lessons, Path(tmp))
+            # Each cell's column as it ends: a run stopped later keeps what it found.
+            for line in table(lessons, [cell], found):
+                print(line, flush=True)
     for line in table(lessons, cells, found):
         print(line)
     ok = all(found[c][l] == [] for c in cells for l in lessons)

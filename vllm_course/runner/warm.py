@@ -43,11 +43,12 @@ from typing import Callable, Iterable
 
 from vllm_course.runner import child as events
 from vllm_course.grading import feedback, scoring
-from vllm_course.runner import sandbox, visible
+from vllm_course.runner import visible
 from vllm_course.grading.kit import reference_module
 from vllm_course.runner.sandbox import UID_BASE
 from vllm_course.course.limits import DEFAULT, GIB, MIB, Limits
 from vllm_course.course.manifest import Lesson
+from vllm_course.course.paths import WORKDIR_PREFIX
 
 MAX_JOBS = 64
 POLL_SECONDS = 0.2
@@ -443,7 +444,7 @@ class WarmGrader:
             workdir = Path(event["workdir"])
             # Only ever remove what own_workdir makes: a fresh folder in the temp dir.
             if workdir.parent == Path(tempfile.gettempdir()) and \
-                    workdir.name.startswith(sandbox.WORKDIR_PREFIX):
+                    workdir.name.startswith(WORKDIR_PREFIX):
                 c.workdir = str(workdir)
             for missing in event["missing"]:
                 task.note(f"isolation: {missing}")
