@@ -141,6 +141,9 @@ def background_pages(request, stand_ins, background, tmp_path_factory):
         return (run_python_blocks(page, stand_ins, None, folder),
                 run_sh_blocks(page, stand_ins, None))
 
+    # pytest makes its base temp folder lazily and without a lock: two pool
+    # threads making it at once get two folders and mktemp raises. Make it here.
+    tmp_path_factory.getbasetemp()
     chosen = dict.fromkeys(selected(request, "test_python_blocks_run", "page")
                            + selected(request, "test_sh_blocks_run", "page"))
     return {page: background.submit(run, page) for page in chosen if served_lesson(page) is None}
