@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -95,6 +96,16 @@ CLASS_JOBS = 2
 CLASS_GRADE_OPTIONS = ("-j", str(CLASS_JOBS), "--time-limit", "60", "--memory-limit", "4")
 
 
+@functools.cache
+def rotation_turn() -> int:
+    """The turn of make test's extra class runs (vllm_course.authoring.matrix):
+    the commit count, read once so that the tests' parameters and the class
+    written agree."""
+    from vllm_course.authoring import matrix
+
+    return matrix.commit_count()
+
+
 @pytest.fixture(scope="session")
 def rotated_cell(course_platform_active):
     """lesson -> the matrix cell (vllm_course.authoring.matrix) of its extra class run:
@@ -114,15 +125,16 @@ def rotated_cell(course_platform_active):
         from vllm_course.runtime.cpu_platform.dtype_choice import fastest_dtype
 
         own = str(fastest_dtype()).removeprefix("torch.")
-    turn = matrix.commit_count()
+    turn = rotation_turn()
     ids = [l.id for l in course().lessons]
     return lambda lesson: matrix.rotated(ids.index(lesson.id), turn, own)
 
 
 @pytest.fixture(scope="session")
 def graded_rotated(tmp_path_factory, rotated_cell):
-    """`course grade` of each lesson's reference, stubs and planted mistakes
-    once more, in its rotated_cell: (results by student, output, cell)."""
+    """`course grade` of each lesson's reference, stubs and rotated planted
+    mistakes (one per exercise: matrix.rotated_mistakes) once more, in its
+    rotated_cell: (results by student, output, cell)."""
     from grading_helpers import course_grade, write_class
 
     from vllm_course.authoring import matrix
@@ -133,7 +145,8 @@ def graded_rotated(tmp_path_factory, rotated_cell):
         if lesson.id not in runs:
             cell = rotated_cell(lesson)
             root = tmp_path_factory.mktemp(f"rotated-{lesson.id}")
-            write_class(lesson, root / "in", notebooks=False)
+            write_class(lesson, root / "in", notebooks=False,
+                        mistakes=matrix.rotated_mistakes(lesson, rotation_turn()))
             print(f"\n{lesson.id}: extra class run in the cell {cell.name}", flush=True)
             results, out, _ = course_grade(lesson, root / "in", root / "out",
                                            *CLASS_GRADE_OPTIONS, env=cell.env())

@@ -41,9 +41,11 @@ def notebook_mistake(lesson: Lesson) -> planted.Mistake:
     return planted.mistakes(lesson)[0]
 
 
-def write_class(lesson: Lesson, folder: Path, notebooks: bool = True) -> None:
+def write_class(lesson: Lesson, folder: Path, notebooks: bool = True,
+                mistakes: list[planted.Mistake] | None = None) -> None:
     """A class of plain-file submissions: the reference solution (graded last:
-    its id sorts last), the untouched stubs, and each planted mistake; and, in
+    its id sorts last), the untouched stubs, and each planted mistake (or those
+    in `mistakes`); and, in
     nbgrader's layout (submitted/<student>/<lesson>/<lesson>.ipynb), nb-right
     with the lesson's notebook as built and nb-wrong with notebook_mistake in
     its solution cell (unless `notebooks` is False)."""
@@ -56,7 +58,7 @@ def write_class(lesson: Lesson, folder: Path, notebooks: bool = True) -> None:
     (folder / "zz-reference.py").write_text(solution_path(lesson).read_text())
     (folder / "stub.py").write_text(exercise_path(lesson).read_text())
     reference = solution_path(lesson).read_text()
-    for mistake in planted.mistakes(lesson):
+    for mistake in planted.mistakes(lesson) if mistakes is None else mistakes:
         (folder / f"{mistake.student}.py").write_text(mistake.apply(reference))
     if not notebooks:
         return

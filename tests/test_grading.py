@@ -6,7 +6,9 @@ solution, the stubs and each planted mistake of tests/planted_mistakes.yaml)
 the solution scores full points, the stubs score 0 with "not implemented"
 feedback, and each planted mistake loses exactly its exercise's points. The
 same holds in a second run of each lesson in another dtype or model (the
-"rotated" run: a cell of vllm_course/authoring/matrix.py). That
+"rotated" run: a cell of vllm_course/authoring/matrix.py) for the reference,
+the stubs and one planted mistake per exercise (`make test-matrix` grades
+every mistake in every cell). That
 those scores equal plain `pytest exercises/lessonNN` runs is tested in
 test_warm_grader.py.
 """
@@ -15,15 +17,19 @@ import json
 
 import pytest
 
-from conftest import CLASS_JOBS
+from conftest import CLASS_JOBS, rotation_turn
 from grading_helpers import notebook_mistake
 
-from vllm_course.authoring import planted
+from vllm_course.authoring import matrix, planted
 from vllm_course.course.manifest import course
 from vllm_course.authoring.stubs import exercise_path, expected_stub
 
 LESSONS = list(course().lessons)
 MISTAKES = [(lesson, m) for lesson in LESSONS for m in planted.mistakes(lesson)]
+# Every mistake in the main run; one per exercise in the rotated run.
+PLANTED_RUNS = [(lesson, m, "main") for lesson, m in MISTAKES] + [
+    (lesson, m, "rotated") for lesson in LESSONS
+    for m in matrix.rotated_mistakes(lesson, rotation_turn())]
 
 
 def full(lesson):
@@ -120,9 +126,8 @@ def test_stubs_score_zero_with_not_implemented_feedback(lesson, run, graded_clas
         assert "Traceback" not in test["output"]
 
 
-@pytest.mark.parametrize("run", RUNS)
-@pytest.mark.parametrize("lesson,mistake", MISTAKES,
-                         ids=[f"{l.id}-{m.function}-{m.name}" for l, m in MISTAKES])
+@pytest.mark.parametrize("lesson,mistake,run", PLANTED_RUNS,
+                         ids=[f"{l.id}-{m.function}-{m.name}-{r}" for l, m, r in PLANTED_RUNS])
 def test_planted_mistake_loses_exactly_its_points(lesson, mistake, run, graded_class,
                                                   graded_rotated):
     results, out = class_run(run, lesson, graded_class, graded_rotated)

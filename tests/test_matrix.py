@@ -53,3 +53,25 @@ def test_junit_results_and_the_table(tmp_path):
     assert lines[1].split() == ["lesson01", "as", "expected", "1", "not"]
     assert lines[2].split() == ["lesson02", "not", "run", "as", "expected"]
     assert lines[3] == "lesson01 float16/unseen: lesson01-generate-x"
+
+
+def test_the_rotated_run_grades_one_mistake_per_exercise_and_all_of_them_in_turn():
+    from vllm_course.authoring import planted
+    from vllm_course.course.manifest import course
+
+    lesson = course().lesson("lesson09")
+    every = planted.mistakes(lesson)
+    picked = matrix.rotated_mistakes(lesson, 0)
+    assert [m.function for m in picked] == [e.function for e in lesson.exercises]
+    # Unchanged while the cells come round, then each exercise's next mistake.
+    assert matrix.rotated_mistakes(lesson, len(CELLS) - 1) == picked
+    assert not set(matrix.rotated_mistakes(lesson, len(CELLS))) & set(picked)
+    longest = max(sum(m.function == f for m in every) for f in {m.function for m in every})
+    seen = {(matrix.rotated(0, t, "float32"), m) for t in range(len(CELLS) * longest)
+            for m in matrix.rotated_mistakes(lesson, t)}
+    others = set(CELLS) - {Cell("float32", "default")}
+    assert {m for _, m in seen} == set(every)
+    # Every mistake meets every other cell over successive commits.
+    assert {(c, m) for c in others for m in every} <= {
+        (matrix.rotated(0, t, "float32"), m) for t in range(len(CELLS) * longest * len(others))
+        for m in matrix.rotated_mistakes(lesson, t)}

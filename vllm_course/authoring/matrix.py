@@ -9,8 +9,9 @@ grader was tuned on). In each cell, tests/test_grading.py grades each lesson's
 class (the reference, the stubs, every planted mistake and the notebook
 pair) and asserts that each scores as it should; the table says, per lesson
 and cell, "as expected" or which submissions were not. `make test` grades
-each lesson once more under one other cell (`rotated`), so that a regression
-in any cell shows in CI over successive commits.
+each lesson once more under one other cell (`rotated`): the reference, the
+stubs and one planted mistake per exercise, so that a regression in any cell
+shows in CI over successive commits.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from vllm_course.course.manifest import REPO_ROOT, course
+from vllm_course.authoring import planted
+from vllm_course.course.manifest import REPO_ROOT, Lesson, course
 
 DTYPES = ("float32", "float16", "bfloat16")  # the CPU platform's choices (dtype_choice.py)
 MODELS = ("default", "unseen")
@@ -76,6 +78,19 @@ def rotated(lesson_index: int, turn: int, machine_dtype: str | None) -> Cell:
     that successive CI runs cover every cell of every lesson."""
     others = [c for c in CELLS if not (c.model == "default" and c.dtype == machine_dtype)]
     return others[(lesson_index + turn) % len(others)]
+
+
+def rotated_mistakes(lesson: Lesson, turn: int) -> list[planted.Mistake]:
+    """The planted mistakes graded in make test's extra class run of `lesson`:
+    one per exercise (each check meets a wrong answer in the other cell, at
+    a third of the cost of all of them). The choice moves on to each
+    exercise's next mistake once the cells have come round (every len(CELLS)
+    turns), so that successive commits pair every mistake with every cell."""
+    by_function: dict[str, list[planted.Mistake]] = {}
+    for mistake in planted.mistakes(lesson):
+        by_function.setdefault(mistake.function, []).append(mistake)
+    step = turn // len(CELLS)
+    return [ms[step % len(ms)] for ms in by_function.values()]
 
 
 def commit_count() -> int:
