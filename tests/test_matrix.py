@@ -66,12 +66,11 @@ def test_the_rotated_run_grades_one_mistake_per_exercise_and_all_of_them_in_turn
     # Unchanged while the cells come round, then each exercise's next mistake.
     assert matrix.rotated_mistakes(lesson, len(CELLS) - 1) == picked
     assert not set(matrix.rotated_mistakes(lesson, len(CELLS))) & set(picked)
-    longest = max(sum(m.function == f for m in every) for f in {m.function for m in every})
-    seen = {(matrix.rotated(0, t, "float32"), m) for t in range(len(CELLS) * longest)
-            for m in matrix.rotated_mistakes(lesson, t)}
-    others = set(CELLS) - {Cell("float32", "default")}
-    assert {m for _, m in seen} == set(every)
+    longest = max(len(planted.mistakes(lesson, e.function)) for e in lesson.exercises)
+    turns = len(CELLS) * longest
+    assert {m for t in range(turns) for m in matrix.rotated_mistakes(lesson, t)} == set(every)
     # Every mistake meets every other cell over successive commits.
+    others = set(CELLS) - {Cell("float32", "default")}
     assert {(c, m) for c in others for m in every} <= {
-        (matrix.rotated(0, t, "float32"), m) for t in range(len(CELLS) * longest * len(others))
+        (matrix.rotated(0, t, "float32"), m) for t in range(turns * len(others))
         for m in matrix.rotated_mistakes(lesson, t)}

@@ -86,11 +86,9 @@ def rotated_mistakes(lesson: Lesson, turn: int) -> list[planted.Mistake]:
     a third of the cost of all of them). The choice moves on to each
     exercise's next mistake once the cells have come round (every len(CELLS)
     turns), so that successive commits pair every mistake with every cell."""
-    by_function: dict[str, list[planted.Mistake]] = {}
-    for mistake in planted.mistakes(lesson):
-        by_function.setdefault(mistake.function, []).append(mistake)
     step = turn // len(CELLS)
-    return [ms[step % len(ms)] for ms in by_function.values()]
+    per_exercise = (planted.mistakes(lesson, e.function) for e in lesson.exercises)
+    return [ms[step % len(ms)] for ms in per_exercise if ms]
 
 
 def commit_count() -> int:
